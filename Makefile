@@ -1,0 +1,24 @@
+# The commands the README names. Each sets up what it needs first (idempotent, see
+# scripts/setup.sh), so a fresh clone needs nothing but `make run` or `make test`.
+.PHONY: setup run test chat validate bench eval clean
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	@.venv/bin/python -m bot.stack
+
+chat:
+	@.venv/bin/python -m bot.chat
+
+test: setup
+	@bash scripts/test.sh
+
+validate:
+	@.venv/bin/python -m knowledge validate
+
+bench: setup
+	@.venv/bin/python -m bench.run
+
+clean:
+	rm -rf var models .rasa data/nlu

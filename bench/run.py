@@ -1,0 +1,110 @@
+"""Stack benchmark: setup time, start-up time to healthy, REST round-trip latency.
+
+    make bench                                  # or: .venv/bin/python -m bench.run [-n 200]
+    .venv/bin/python -m bench.run --fresh-setup # also time a first-time setup in a fresh clone
+
+Latency is measured on loopback, one request at a time, after a warm-up:
+  bare Rasa   POST to the Rasa server's own REST channel, a greeting (no custom action)
+  gateway     POST to our gateway, a knowledge question: language detection, danger screen,
+              storage, Rasa, the action server's retrieval, the answer
+Target (issue 2): gateway p50 <= 2.5 x bare Rasa p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bot.stack import REPO, Ports, Stack
+from tests.support.servers import free_port
+
+QUESTIONS = [
+    "what is the citizenship test and when is it held",
+    "hvad er det gule sygesikringskort",
+    "ما هي البطاقة الصحية الصفراء",
+    "how much does an interpreter at the doctor cost",
+]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def timed_posts(url: str, bodies: list[dict], warmup: int = 10) -> list[float]:
+    out = []
+    with httpx.Client(timeout=60) as http:
+        for i, body in enumerate(bodies):
+            start = time.perf_counter()
+            r = http.post(url, json=body)
+            elapsed = (time.perf_counter() - start) * 1000
+            r.raise_for_status()
+            assert r.json(), f"empty reply for {body}"
+            if i >= warmup:
+                out.append(elapsed)
+    return out
+
+
+def fresh_setup_seconds() -> float:
+    """Clones the committed repo into a temporary folder and times scripts/setup.sh there."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "clone"
+        subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+        start = time.perf_counter()
+        subprocess.run(["bash", "scripts/setup.sh"], cwd=clone, check=True,
+                       stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run")
+    parser.add_argument("-n", type=int, default=200, help="requests per measurement")
+    parser.add_argument("--fresh-setup", action="store_true")
+    args = parser.parse_args(argv)
+    results: dict = {}
+
+    if args.fresh_setup:
+        results["fresh_setup_s"] = round(fresh_setup_seconds(), 1)
+    last = REPO / "var" / "log" / "setup-times.json"
+    if last.exists():
+        results["last_setup"] = json.loads(last.read_text())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(ports=Ports(free_port(), free_port(), free_port()),
+                      database_url=f"sqlite:///{tmp}/bench.db", log_dir=Path(tmp) / "log")
+        start = time.perf_counter()
+        stack.start()
+        try:
+            stack.wait_healthy(timeout_s=300)
+            results["startup_to_healthy_s"] = round(time.perf_counter() - start, 1)
+
+            bare = timed_posts(f"{stack.rasa_url}/webhooks/rest/webhook",
+                               [{"sender": f"b{i}", "message": "hello"} for i in range(args.n)])
+            sender = f"bench-{uuid.uuid4().hex[:6]}"
+            ours = timed_posts(f"{stack.gateway_url}/webhooks/rest/webhook",
+                               [{"sender": sender, "message": QUESTIONS[i % len(QUESTIONS)]}
+                                for i in range(args.n)])
+        finally:
+            stack.stop()
+
+    for name, values in (("bare_rasa_greeting_ms", bare), ("gateway_knowledge_answer_ms", ours)):
+        results[name] = {"p50": round(percentile(values, 50), 1),
+                         "p95": round(percentile(values, 95), 1), "n": len(values)}
+    results["ratio_p50"] = round(results["gateway_knowledge_answer_ms"]["p50"]
+                                 / results["bare_rasa_greeting_ms"]["p50"], 2)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

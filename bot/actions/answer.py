@@ -1,0 +1,82 @@
+"""Answers a knowledge question: one confident answer, or 2-3 choices as buttons, or an
+honest "I don't know" with the offer of a counsellor."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlparse
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import texts
+from bot.actions.knowledge_state import state
+from knowledge.index import Index
+
+
+def _entity(tracker: Tracker, name: str) -> str | None:
+    for e in tracker.latest_message.get("entities") or []:
+        if e.get("entity") == name:
+            return e.get("value")
+    return None
+
+
+def answer_text(entry_id: str, language: str) -> str:
+    kb, _ = state()
+    r = kb.render(entry_id, language)
+    parts = [r.text]
+    if r.state == "machine":
+        parts.append(texts.text("utter_machine_translation_notice", language))
+    if r.state == "fallback":
+        parts.insert(0, texts.text("utter_answer_in_source_language", language))
+    parts.append(texts.text("utter_answer_source", language,
+                            source=urlparse(r.sources[0]).netloc, date=r.last_reviewed))
+    return "\n\n".join(parts)
+
+
+class ActionAnswerQuestion(Action):
+    def name(self) -> str:
+        return "action_answer_question"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict[str, Any]) -> list[dict[str, Any]]:
+        kb, index = state()
+        language = tracker.get_slot("language") or "en"
+        chosen = _entity(tracker, "entry_id")
+        if chosen in kb.entries:
+            self._answer(dispatcher, chosen, language)
+            return []
+
+        text = tracker.latest_message.get("text") or ""
+        decision = Index.decide(index.search(text, language, tracker.get_slot("region")))
+        if decision.kind == "answer":
+            self._answer(dispatcher, decision.hits[0].entry_id, language)
+        elif decision.kind == "clarify":
+            buttons = [{"title": kb.render(h.entry_id, language).title,
+                        "payload": "/ask_question" + json.dumps({"entry_id": h.entry_id})}
+                       for h in decision.hits]
+            dispatcher.utter_message(text=texts.text("utter_clarify", language), buttons=buttons)
+        else:
+            dispatcher.utter_message(text=texts.text("utter_no_answer", language))
+        return []
+
+    @staticmethod
+    def _answer(dispatcher: CollectingDispatcher, entry_id: str, language: str) -> None:
+        feedback = texts.response("utter_ask_feedback", language)
+        dispatcher.utter_message(text=answer_text(entry_id, language) + "\n\n" + feedback["text"],
+                                 buttons=feedback.get("buttons", []))
+
+
+class ActionKnowledgeStatus(Action):
+    """Called by the gateway's /health, not by dialogue: proves the index answers."""
+
+    def name(self) -> str:
+        return "action_knowledge_status"
+
+    def run(self, dispatcher, tracker, domain):
+        kb, index = state()
+        dispatcher.utter_message(json_message={
+            "entries": len(kb.entries), "rows": int(len(index.row_entry)),
+            "fingerprint": kb.fingerprint()})
+        return []

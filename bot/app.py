@@ -1,0 +1,58 @@
+"""The gateway: the one public HTTP entry point.
+
+Hosts the channel webhooks and /health, runs database migrations on start, and hands every
+message to bot.pipeline. Run with `python -m bot.app` (the stack runner does this).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from bot import health
+from bot.db import engine_for, migrate, session_factory
+from bot.pipeline import Pipeline
+from bot.rasa_client import RasaClient
+from bot.settings import Settings, get_settings
+from connectors import rest
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        migrate(settings.database_url)
+        engine = engine_for(settings.database_url)
+        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
+        app.state.settings, app.state.engine, app.state.rasa = settings, engine, rasa
+        app.state.pipeline = Pipeline(settings, session_factory(engine), rasa)
+        yield
+        await rasa.close()
+
+    app = FastAPI(title="Orientation bot gateway", lifespan=lifespan)
+
+    @app.get("/health")
+    async def get_health():
+        body = await health.check(app.state.engine, app.state.rasa,
+                                  settings.action_server_url)
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    app.include_router(rest.router)
+    return app
+
+
+def main() -> None:
+    import uvicorn
+
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

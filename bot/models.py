@@ -1,0 +1,75 @@
+"""Database models (SQLAlchemy 2, typed). Migrations live in migrations/ (Alembic).
+
+Privacy: a contact is known only by a keyed hash of her channel id; the raw id is never
+stored. `conversation_key` is the random id Rasa sees, rotated when she erases her data.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, ForeignKey, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_key() -> str:
+    return secrets.token_hex(12)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("channel", "user_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    user_hash: Mapped[str] = mapped_column(String(64))
+    conversation_key: Mapped[str] = mapped_column(String(32), default=new_key, unique=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    language_chosen: Mapped[bool] = mapped_column(default=False)
+    region: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    messages: Mapped[list["Message"]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class Message(Base):
+    """Every message in or out. An inbound message with a channel message id is stored once:
+    a redelivery finds it and gets the replies already given."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("contact_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"),
+                                            index=True)
+    direction: Mapped[str] = mapped_column(String(3))          # in | out
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default="text")
+    text: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[str | None] = mapped_column(Text)          # buttons etc., JSON
+    language: Mapped[str | None] = mapped_column(String(8))
+    # in: received -> processed, or pending while Rasa is unreachable
+    # out: created -> sent | failed
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contact: Mapped[Contact] = relationship(back_populates="messages")

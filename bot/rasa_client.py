@@ -1,0 +1,49 @@
+"""Talks to the Rasa server's REST channel and status API on loopback."""
+
+from __future__ import annotations
+
+import httpx
+
+
+class RasaUnavailable(Exception):
+    """Rasa did not answer, answered with an error, or answered nothing at all."""
+
+
+class RasaClient:
+    def __init__(self, base_url: str, timeout_s: float = 15.0):
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.AsyncClient(timeout=timeout_s,
+                                      limits=httpx.Limits(max_keepalive_connections=20))
+
+    async def send(self, sender: str, text: str, metadata: dict) -> list[dict]:
+        try:
+            r = await self.http.post(f"{self.base_url}/webhooks/rest/webhook",
+                                     json={"sender": sender, "message": text,
+                                           "metadata": metadata})
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(str(exc)) from exc
+        if r.status_code != 200:
+            raise RasaUnavailable(f"status {r.status_code}")
+        replies = r.json()
+        if not replies:  # Rasa answers [] when an action failed (e.g. action server down)
+            raise RasaUnavailable("empty reply")
+        return replies
+
+    async def replace_events(self, sender: str) -> None:
+        """Erases Rasa's copy of a conversation (its tracker) by replacing it with nothing."""
+        r = await self.http.put(f"{self.base_url}/conversations/{sender}/tracker/events",
+                                json=[])
+        r.raise_for_status()
+
+    async def status(self) -> dict:
+        try:
+            r = await self.http.get(f"{self.base_url}/status", timeout=3)
+            if r.status_code != 200:
+                return {"ok": False, "detail": f"status {r.status_code}"}
+            model = r.json().get("model_file")
+            return {"ok": bool(model), "detail": model or "no model loaded"}
+        except httpx.HTTPError as exc:
+            return {"ok": False, "detail": f"unreachable: {exc.__class__.__name__}"}
+
+    async def close(self) -> None:
+        await self.http.aclose()

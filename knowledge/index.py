@@ -1,0 +1,212 @@
+"""Hybrid retrieval over the knowledge base: multilingual embeddings plus exact terms.
+
+Each entry is represented by its example questions and titles in every language, embedded with
+the model's query prompt (question-to-question matching). A query scores each entry by its best
+row, preferring rows in the query's language: for low-resource languages, two different
+questions in the same language can look as similar as one question across languages. A BM25
+score over spaCy tokens adds exact matches for names and numbers ("MitID", "1888").
+
+The decision (answer / clarify / none) uses thresholds calibrated on tests/eval data; see
+knowledge/calibration.md for how they were set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.schema import LANGUAGES
+from knowledge.store import KnowledgeBase
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = REPO / "var" / "index"
+
+# Calibrated on tests/eval (knowledge/calibration.md); override per deployment if needed.
+ANSWER_THRESHOLD = 0.86
+ANSWER_MARGIN = 0.012
+CLARIFY_THRESHOLD = 0.82
+OTHER_LANGUAGE_PENALTY = 0.02
+LEXICAL_WEIGHT = 0.04
+
+# spaCy has tokenizers for these; Somali uses the multi-language one.
+_SPACY_CODES = {"en": "en", "da": "da", "ar": "ar", "uk": "uk", "fa": "fa", "ur": "ur",
+                "tr": "tr", "ti": "ti", "so": "xx"}
+
+
+@lru_cache(maxsize=None)
+def _tokenizer(lang: str):
+    import spacy
+
+    try:
+        return spacy.blank(_SPACY_CODES.get(lang, "xx")).tokenizer
+    except Exception:  # a language whose blank pipeline needs extras: fall back
+        return spacy.blank("xx").tokenizer
+
+
+def tokens(text: str, lang: str) -> list[str]:
+    return [t.lower_ for t in _tokenizer(lang)(text)
+            if not (t.is_punct or t.is_space) and (len(t.text) > 1 or t.is_digit)]
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry_id: str
+    score: float
+    dense: float
+    lexical: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: str            # answer | clarify | none
+    hits: tuple[Hit, ...]
+
+
+class _BM25:
+    def __init__(self, docs: dict[str, list[str]], k1: float = 1.2, b: float = 0.75):
+        self.ids = list(docs)
+        self.tf = [Counter(docs[i]) for i in self.ids]
+        self.len = np.array([len(docs[i]) for i in self.ids], dtype=np.float32)
+        self.avg = float(self.len.mean()) if len(self.ids) else 1.0
+        df = Counter(t for tf in self.tf for t in tf)
+        n = len(self.ids)
+        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self.k1, self.b = k1, b
+
+    def scores(self, query: list[str]) -> np.ndarray:
+        out = np.zeros(len(self.ids), dtype=np.float32)
+        for term in set(query):
+            idf = self.idf.get(term)
+            if idf is None:
+                continue
+            for i, tf in enumerate(self.tf):
+                f = tf.get(term)
+                if f:
+                    norm = self.k1 * (1 - self.b + self.b * self.len[i] / self.avg)
+                    out[i] += idf * f * (self.k1 + 1) / (f + norm)
+        return out
+
+
+def _rows(kb: KnowledgeBase) -> list[tuple[str, str, str]]:
+    """(entry id, language, text) for every example question and title."""
+    rows = []
+    for entry in kb.entries.values():
+        for lang in LANGUAGES:
+            title = entry.title.get(lang) or (entry.translations[lang].title  # type: ignore[index]
+                                              if lang in entry.translations else None)
+            if title:
+                rows.append((entry.id, lang, title))
+            for q in entry.questions.get(lang, []):
+                rows.append((entry.id, lang, q))
+    return rows
+
+
+def _lexical_docs(kb: KnowledgeBase) -> dict[str, list[str]]:
+    docs: dict[str, list[str]] = {}
+    for entry in kb.entries.values():
+        words: list[str] = []
+        for lang in LANGUAGES:
+            parts = list(entry.questions.get(lang, []))
+            if lang in entry.title:
+                parts += [entry.title[lang], kb.fill(entry.answer[lang])]
+            elif lang in entry.translations:
+                t = entry.translations[lang]  # type: ignore[index]
+                parts += [t.title, kb.fill(t.text)]
+            for part in parts:
+                words += tokens(part, lang)
+        docs[entry.id] = words
+    return docs
+
+
+def _encode(model, texts: list[str]) -> np.ndarray:
+    return np.asarray(model.encode(texts, prompt_name="query", batch_size=64,
+                                   normalize_embeddings=True, convert_to_numpy=True),
+                      dtype=np.float32)
+
+
+class Index:
+    def __init__(self, kb: KnowledgeBase, model, embeddings: np.ndarray,
+                 rows: list[tuple[str, str]]):
+        self.kb, self.model = kb, model
+        self.embeddings = embeddings
+        self.row_entry = np.array([r[0] for r in rows])
+        self.row_lang = np.array([r[1] for r in rows])
+        self.entry_ids = sorted(kb.entries)
+        self._entry_pos = {eid: i for i, eid in enumerate(self.entry_ids)}
+        self._row_entry_pos = np.array([self._entry_pos[e] for e in self.row_entry])
+        self.bm25 = _BM25({eid: d for eid, d in _lexical_docs(kb).items()})
+        self._bm25_pos = np.array([self._entry_pos[i] for i in self.bm25.ids])
+        self._entry_region = np.array([kb.entries[e].region for e in self.entry_ids])
+        for lang in LANGUAGES:  # load tokenizers now, not on a woman's first question
+            _tokenizer(lang)
+
+    # -- building and storing ------------------------------------------------------------
+    @classmethod
+    def build(cls, kb: KnowledgeBase, model) -> "Index":
+        rows = _rows(kb)
+        embeddings = _encode(model, [r[2] for r in rows])
+        return cls(kb, model, embeddings, [(r[0], r[1]) for r in rows])
+
+    def save(self, directory: Path = DEFAULT_DIR) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / "embeddings.npy", self.embeddings)
+        (directory / "rows.json").write_text(json.dumps(
+            [[e, lang] for e, lang in zip(self.row_entry.tolist(), self.row_lang.tolist())]))
+        (directory / "manifest.json").write_text(json.dumps(
+            {"fingerprint": self.kb.fingerprint(), "rows": len(self.row_entry),
+             "entries": len(self.entry_ids), "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                       time.gmtime())}))
+
+    @classmethod
+    def load_or_build(cls, kb: KnowledgeBase, model, directory: Path = DEFAULT_DIR) -> "Index":
+        """The saved index when it matches the knowledge base; else a fresh one, saved."""
+        manifest = directory / "manifest.json"
+        if manifest.exists() and json.loads(manifest.read_text()).get(
+                "fingerprint") == kb.fingerprint():
+            rows = [tuple(r) for r in json.loads((directory / "rows.json").read_text())]
+            return cls(kb, model, np.load(directory / "embeddings.npy"), rows)
+        index = cls.build(kb, model)
+        index.save(directory)
+        return index
+
+    # -- querying ------------------------------------------------------------------------
+    def search(self, text: str, lang: str, region: str | None = None, k: int = 3) -> list[Hit]:
+        query = _encode(self.model, [text])[0]
+        sims = self.embeddings @ query
+        n = len(self.entry_ids)
+        same = np.full(n, -1.0, dtype=np.float32)
+        other = np.full(n, -1.0, dtype=np.float32)
+        in_lang = self.row_lang == lang
+        np.maximum.at(same, self._row_entry_pos[in_lang], sims[in_lang])
+        np.maximum.at(other, self._row_entry_pos[~in_lang], sims[~in_lang])
+        dense = np.maximum(same, other - OTHER_LANGUAGE_PENALTY)
+
+        lexical = np.zeros(n, dtype=np.float32)
+        raw = self.bm25.scores(tokens(text, lang))
+        if raw.max() > 0:
+            lexical[self._bm25_pos] = raw / raw.max()
+        score = dense + LEXICAL_WEIGHT * lexical
+
+        if region:  # answers for another region never win
+            score[~np.isin(self._entry_region, ["all", region])] -= 1.0
+        top = np.argsort(-score)[:k]
+        return [Hit(self.entry_ids[i], float(score[i]), float(dense[i]), float(lexical[i]))
+                for i in top]
+
+    @staticmethod
+    def decide(hits: list[Hit]) -> Decision:
+        if not hits or hits[0].score < CLARIFY_THRESHOLD:
+            return Decision("none", tuple(hits))
+        margin = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)
+        if hits[0].score >= ANSWER_THRESHOLD and margin >= ANSWER_MARGIN:
+            return Decision("answer", tuple(hits[:1]))
+        close = [h for h in hits if h.score >= CLARIFY_THRESHOLD][:3]
+        return Decision("clarify", tuple(close))
+

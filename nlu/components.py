@@ -1,0 +1,86 @@
+"""Custom Rasa 3.6 NLU components (loaded by the Rasa server, Python 3.10, during training too).
+
+LanguageDetector  adds a `language` entity to every message, which fills the `language` slot
+                  that selects the bot's response variations. The gateway sends the
+                  conversation's language in the message metadata; without it (e.g. `rasa shell`,
+                  `rasa test`) the component detects it itself with nlu.langid.
+DangerOverride    sets the intent to `danger` when the gateway's screening flagged the message,
+                  so the danger flow never depends on the classifier being right.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, METADATA, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu.langid import SUPPORTED, choose
+
+
+def _metadata(message: Message) -> Dict[Text, Any]:
+    return message.get(METADATA) or {}
+
+
+class _Stateless(GraphComponent):
+    """Shared boilerplate: nothing to train, nothing to persist."""
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self.config = config
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> GraphComponent:
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
+)
+class LanguageDetector(_Stateless):
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if text.startswith("/"):
+                continue  # a button payload; it carries its own entities
+            given = _metadata(message).get("language")
+            language = given if given in SUPPORTED else choose(text, None)
+            entity = {
+                "entity": "language",
+                "value": language,
+                "start": 0,
+                "end": 0,
+                "confidence_entity": 1.0,
+                "extractor": self.__class__.__name__,
+            }
+            message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class DangerOverride(_Stateless):
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if _metadata(message).get("screening") != "danger":
+                continue
+            intent = {"name": "danger", "confidence": 1.0}
+            ranking: Optional[List[Dict[Text, Any]]] = message.get(INTENT_RANKING_KEY) or []
+            ranking = [intent] + [r for r in ranking if r.get("name") != "danger"]
+            message.set(INTENT, intent, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        return messages

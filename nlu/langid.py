@@ -1,0 +1,151 @@
+"""Language identification for short chat messages, offline.
+
+Shared by the gateway (Python 3.11) and the Rasa NLU component (Python 3.10), so it imports
+nothing from either stack. The script decides first (Ethiopic is Tigrinya, Cyrillic is
+Ukrainian); within a script pycld2 decides, with py3langid as second opinion, both limited to
+the languages we serve. A woman's explicit choice always wins over this guess: callers pass it
+as `preferred` and only a confident detection of another language overrides the conversation's
+language for a single message.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+SUPPORTED = ("en", "da", "ar", "so", "uk", "fa", "ur", "tr", "ti")
+NAMES = {
+    "en": "English", "da": "Dansk", "ar": "العربية", "so": "Soomaali", "uk": "Українська",
+    "fa": "فارسی", "ur": "اردو", "tr": "Türkçe", "ti": "ትግርኛ",
+}
+# Codes the detectors may return that we serve in a near language.
+ALIASES = {"ru": "uk", "prs": "fa", "be": "uk", "bg": "uk", "no": "da", "nb": "da", "nn": "da",
+           "sv": "da"}
+
+# Letters only Urdu uses among the Arabic-script languages we serve (ے ں ٹ ڈ ڑ ھ),
+# and letters Arabic has but Persian and Urdu do not normally write (ة ى أ إ ؤ).
+_URDU_LETTERS = set("ےںٹڈڑھۓ")
+_ARABIC_LETTERS = set("ةىأإؤ")
+_PERSIAN_LETTERS = set("پچژگکی")
+# Arabic written in Latin letters ("Arabizi") uses digits for sounds Latin lacks.
+_ARABIZI = re.compile(r"\b[a-z]*[2375][a-z]+\b|\b(salam|shukran|inshallah|habibi|ana|bidi|biddi|wen|shu|kif|3andi)\b")
+
+
+@dataclass(frozen=True)
+class Detection:
+    language: str | None     # one of SUPPORTED, or None when nothing fits
+    confidence: float        # 0..1
+    reliable: bool           # enough text and agreement to switch language on it alone
+
+
+def _script_counts(text: str) -> dict[str, int]:
+    counts = {"latin": 0, "arabic": 0, "cyrillic": 0, "ethiopic": 0, "other": 0}
+    for ch in text:
+        if not ch.isalpha():
+            continue
+        cp = ord(ch)
+        if cp < 0x250:
+            counts["latin"] += 1
+        elif 0x600 <= cp <= 0x6FF or 0x750 <= cp <= 0x77F or 0xFB50 <= cp <= 0xFEFF:
+            counts["arabic"] += 1
+        elif 0x400 <= cp <= 0x52F:
+            counts["cyrillic"] += 1
+        elif 0x1200 <= cp <= 0x139F or 0x2D80 <= cp <= 0x2DDF:
+            counts["ethiopic"] += 1
+        else:
+            counts["other"] += 1
+    return counts
+
+
+@lru_cache(maxsize=1)
+def _langid_identifier():
+    """py3langid with normalised probabilities; its API differs between 0.2 and 0.4."""
+    try:
+        from py3langid import langid
+    except ImportError:  # pragma: no cover - both runtimes install it
+        return None
+    loader = getattr(langid.LanguageIdentifier, "from_model_file", None) or getattr(
+        langid.LanguageIdentifier, "from_pickled_model"
+    )
+    return loader(langid.MODEL_FILE, norm_probs=True)
+
+
+def _langid_rank(text: str, candidates: tuple[str, ...]) -> list[tuple[str, float]]:
+    identifier = _langid_identifier()
+    if identifier is None:
+        return []
+    known = [c for c in candidates if c in identifier.nb_classes]
+    if not known:
+        return []
+    identifier.set_languages(known)
+    return [(lang, float(p)) for lang, p in identifier.rank(text)]
+
+
+def _cld2(text: str) -> list[tuple[str, int]]:
+    """pycld2's guesses as (code, percent of text), best first; empty when it has none."""
+    try:
+        import pycld2
+        reliable, _, details = pycld2.detect(text)
+    except Exception:  # pycld2 raises on some invalid UTF-8 input; treat as no opinion
+        return []
+    out = []
+    for _name, code, percent, _score in details:
+        if code in ("un", "xxx"):
+            continue
+        out.append((ALIASES.get(code, code), int(percent)))
+    return out
+
+
+def _pick(text: str, candidates: tuple[str, ...]) -> tuple[str | None, float]:
+    """Best candidate by pycld2, then py3langid, within one script's languages."""
+    for code, percent in _cld2(text):
+        if code in candidates and percent >= 50:
+            return code, min(0.95, 0.5 + percent / 200)
+    ranked = _langid_rank(text, candidates)
+    if ranked:
+        lang, p = ranked[0]
+        return lang, p
+    return None, 0.0
+
+
+def detect(text: str) -> Detection:
+    text = unicodedata.normalize("NFKC", text or "").strip()
+    letters = sum(1 for ch in text if ch.isalpha())
+    if letters == 0:
+        return Detection(None, 0.0, False)
+    counts = _script_counts(text)
+    script = max(counts, key=counts.get)
+    long_enough = letters >= 12
+
+    if script == "ethiopic":
+        return Detection("ti", 0.95, letters >= 3)
+    if script == "cyrillic":
+        return Detection("uk", 0.9, letters >= 3)
+    if script == "arabic":
+        chars = set(text)
+        if chars & _URDU_LETTERS:
+            return Detection("ur", 0.9, True)
+        lang, conf = _pick(text, ("ar", "fa", "ur"))
+        if lang is None or (lang != "ar" and chars & _ARABIC_LETTERS and not chars & _PERSIAN_LETTERS):
+            lang, conf = "ar", 0.7
+        return Detection(lang, conf, long_enough and conf >= 0.6)
+    if script == "latin":
+        lowered = text.casefold()
+        if _ARABIZI.search(lowered):
+            return Detection("ar", 0.6, long_enough)
+        lang, conf = _pick(text, ("en", "da", "so", "tr"))
+        return Detection(lang, conf, long_enough and conf >= 0.6)
+    return Detection(None, 0.0, False)
+
+
+def choose(text: str, preferred: str | None) -> str:
+    """The language to answer in: the conversation's language unless this message is clearly
+    in another one we serve; English when nothing is known."""
+    found = detect(text)
+    if preferred in SUPPORTED:
+        if found.language and found.language != preferred and found.reliable:
+            return found.language
+        return preferred
+    return found.language or "en"

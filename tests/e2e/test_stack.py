@@ -1,0 +1,87 @@
+"""The thin slice end to end, through the real Rasa server and the real knowledge index:
+greetings and knowledge questions in Arabic, Danish and English answered in the language of
+the question, a first question answered at once, danger answered first, and a safe reply
+when the action server is down."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from bot import texts
+from knowledge.store import load
+
+pytestmark = pytest.mark.stack
+KB = load()
+
+
+def new_sender() -> str:
+    return f"e2e-{uuid.uuid4().hex[:8]}"
+
+
+def joined(replies: list[dict]) -> str:
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def test_health_is_200_with_every_component_ready(stack):
+    r = httpx.get(f"{stack.gateway_url}/health", timeout=10)
+    assert r.status_code == 200
+    assert all(c["ok"] for c in r.json()["components"].values())
+
+
+@pytest.mark.parametrize("lang, greeting", [
+    ("ar", "مرحبا"), ("da", "hej med dig"), ("en", "hello there"),
+])
+def test_greeting_is_answered_in_her_language(chat, lang, greeting):
+    sender = new_sender()
+    chat(sender, f'/choose_language{{"language": "{lang}"}}')
+    replies = chat(sender, greeting)
+    assert joined(replies) == texts.text("utter_greet", lang)
+
+
+# Questions phrased independently of the entries' example questions.
+QUESTIONS = [
+    ("ar", "health-card-sundhedskort", "ما هي البطاقة الصحية الصفراء وكيف أحصل عليها؟"),
+    ("ar", "violence-hotline-1888", "هل يوجد رقم هاتف أتصل به إذا كان زوجي عنيفا معي في البيت؟"),
+    ("da", "health-card-sundhedskort", "hvad er det gule sygesikringskort og hvornår får jeg det"),
+    ("da", "citizenship-test-about", "hvad er indfødsretsprøven og hvornår bliver den holdt"),
+    ("en", "health-card-sundhedskort", "what is the yellow health card and when do I get it"),
+    ("en", "citizenship-test-about", "what is the citizenship test and when is it held"),
+]
+
+
+@pytest.mark.parametrize("lang, entry_id, question", QUESTIONS)
+def test_knowledge_question_gets_the_right_answer_in_her_language(chat, lang, entry_id,
+                                                                   question):
+    text = joined(chat(new_sender(), question))
+    assert KB.render(entry_id, lang).text in text
+    assert KB.entries[entry_id].sources[0].url.host in text
+
+
+def test_first_message_that_is_a_question_is_answered_at_once(chat):
+    replies = chat(new_sender(), "what is the citizenship test and when is it held")
+    text = joined(replies)
+    assert replies[0]["text"] == texts.text("utter_welcome", "en")
+    assert KB.render("citizenship-test-about", "en").text in text
+
+
+def test_danger_gets_emergency_numbers_in_the_first_reply(chat):
+    replies = chat(new_sender(), "هو سيقتلني ساعدوني")
+    assert replies[0]["text"] == texts.text("utter_emergency", "ar")
+    assert sum("112" in r.get("text", "") for r in replies) == 1, "numbers given once"
+
+
+def test_action_server_down_gives_a_safe_reply_then_recovers(stack, chat):
+    stack.stop("actions")
+    try:
+        replies = chat(new_sender(), "hvor kan jeg lære dansk")
+        assert joined(replies) == texts.text("utter_service_down", "da")
+    finally:
+        stack.start_actions()
+    stack.wait_healthy(timeout_s=120)
+    sender = new_sender()
+    chat(sender, "hi")
+    assert KB.render("citizenship-test-about", "en").text in joined(
+        chat(sender, "what is the citizenship test and when is it held"))

@@ -1,0 +1,249 @@
+"""The gateway over real HTTP, with a scripted Rasa and action server on loopback.
+
+These pin the guarantees a woman depends on when parts of the stack fail: the danger reply
+comes first whatever else happens, nothing she writes is lost while Rasa is down, a
+redelivered message is not processed twice, her own messages stay in order, erasure erases.
+The real Rasa server is exercised in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import create_engine, func, select
+
+from bot import texts
+from bot.app import create_app
+from bot.models import Contact, Message
+from bot.settings import Settings
+from tests.support.servers import serve
+
+
+class FakeRasa:
+    """Speaks the Rasa REST channel and /status; replies are scripted per test."""
+
+    def __init__(self):
+        self.received: list[dict] = []
+        self.mode = "ok"          # ok | error | empty | slow
+        self.replies: list[dict] | None = None
+        self.model_loaded = True
+        self.replaced: list[str] = []
+        self.active = 0
+        self.max_active = 0
+        self.app = FastAPI()
+
+        @self.app.post("/webhooks/rest/webhook")
+        async def webhook(request: Request):
+            body = await request.json()
+            self.received.append(body)
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            try:
+                if self.mode == "slow":
+                    await asyncio.sleep(0.2)
+                if self.mode == "error":
+                    return JSONResponse({"error": "boom"}, status_code=500)
+                if self.mode == "empty":
+                    return []
+                return self.replies or [{"recipient_id": body["sender"],
+                                         "text": f"echo: {body['message']}"}]
+            finally:
+                self.active -= 1
+
+        @self.app.put("/conversations/{sender}/tracker/events")
+        async def replace(sender: str):
+            self.replaced.append(sender)
+            return {}
+
+        @self.app.get("/status")
+        async def status():
+            return {"model_file": "bot.tar.gz" if self.model_loaded else None}
+
+
+class FakeActions:
+    def __init__(self):
+        self.up = True
+        self.app = FastAPI()
+
+        @self.app.post("/webhook")
+        async def webhook(request: Request):
+            body = await request.json()
+            if not self.up or body["next_action"] != "action_knowledge_status":
+                return JSONResponse({"error": "unavailable"}, status_code=500)
+            return {"events": [], "responses": [{"custom": {"entries": 3, "rows": 40}}]}
+
+
+@pytest.fixture
+def fakes():
+    rasa, actions = FakeRasa(), FakeActions()
+    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url:
+        yield rasa, rasa_url, actions, action_url
+
+
+def _gateway(fakes, database_url):
+    rasa, rasa_url, actions, action_url = fakes
+    settings = Settings(hash_key="test-key", database_url=database_url, rasa_url=rasa_url,
+                        action_server_url=action_url, rasa_timeout_s=5)
+    return serve(create_app(settings))
+
+
+@pytest.fixture
+def gateway(fakes, sqlite_url):
+    with _gateway(fakes, sqlite_url) as url:
+        yield url, fakes[0], fakes[2], sqlite_url
+
+
+def post(url, sender, message, **metadata):
+    return httpx.post(f"{url}/webhooks/rest/webhook", timeout=10,
+                      json={"sender": sender, "message": message, "metadata": metadata})
+
+
+def count(database_url, model, *where):
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        n = conn.scalar(select(func.count()).select_from(model).where(*where))
+    engine.dispose()
+    return n
+
+
+def test_rest_channel_answers_in_rasas_format_with_detected_language(gateway):
+    url, rasa, _, _ = gateway
+    r = post(url, "amina", "أين أحصل على بطاقة صحية؟")
+    assert r.status_code == 200
+    assert r.json() == [{"recipient_id": "amina", "text": "echo: أين أحصل على بطاقة صحية؟"}]
+    sent = rasa.received[-1]
+    assert sent["metadata"]["language"] == "ar"
+    assert "screening" not in sent["metadata"]
+    assert sent["sender"] != "amina", "Rasa sees a random conversation key, not her id"
+
+
+def test_danger_gets_emergency_numbers_first_even_when_rasa_fails(gateway):
+    url, rasa, _, _ = gateway
+    rasa.mode = "error"
+    r = post(url, "s1", "please help me he is going to kill me")
+    replies = r.json()
+    assert r.status_code == 200
+    assert replies[0]["text"] == texts.text("utter_emergency", "en")
+    assert "112" in replies[0]["text"] and "1888" in replies[0]["text"]
+
+
+def test_danger_is_flagged_to_rasa_and_not_repeated(gateway):
+    url, rasa, _, _ = gateway
+    emergency = texts.text("utter_emergency", "en")
+    rasa.replies = [{"recipient_id": "x", "text": emergency},
+                    {"recipient_id": "x", "text": "Do you want to talk to a counsellor?"}]
+    replies = post(url, "s2", "he is going to kill me").json()
+    assert rasa.received[-1]["metadata"]["screening"] == "danger"
+    assert [r["text"] for r in replies] == [emergency, "Do you want to talk to a counsellor?"]
+
+
+def test_rasa_outage_gives_a_safe_reply_in_her_language_and_keeps_the_message(gateway):
+    url, rasa, _, db = gateway
+    rasa.mode = "empty"  # what Rasa answers when the action server is down
+    replies = post(url, "s3", "Hvor kan jeg lære dansk?").json()
+    assert [r["text"] for r in replies] == [texts.text("utter_service_down", "da")]
+    assert count(db, Message, Message.direction == "in", Message.status == "pending") == 1
+
+
+def test_redelivered_message_is_processed_once_and_gets_the_same_answer(gateway):
+    url, rasa, _, db = gateway
+    first = post(url, "s4", "hello there", message_id="m-1").json()
+    second = post(url, "s4", "hello there", message_id="m-1").json()
+    assert first == second
+    assert len(rasa.received) == 1
+    assert count(db, Message, Message.direction == "in") == 1
+
+
+def test_one_womans_messages_are_handled_one_at_a_time_in_order(gateway):
+    url, rasa, _, _ = gateway
+    rasa.mode = "slow"
+    results = {}
+
+    def send(i):
+        results[i] = post(url, "s5", f"message {i}", message_id=f"m{i}")
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+        time.sleep(0.02)
+    for t in threads:
+        t.join()
+    assert rasa.max_active == 1
+    assert [b["message"] for b in rasa.received] == [f"message {i}" for i in range(4)]
+
+
+@pytest.mark.parametrize("body, status", [
+    (b"{not json", 400),
+    (b'{"message": "hi"}', 400),
+    (b'{"sender": "", "message": "hi"}', 400),
+    (b'{"sender": "a", "message": 5}', 400),
+    (b'{"sender": "a", "message": "' + b"x" * 300_000 + b'"}', 413),
+])
+def test_malformed_requests_get_a_clear_error(gateway, body, status):
+    url, rasa, _, _ = gateway
+    r = httpx.post(f"{url}/webhooks/rest/webhook", content=body,
+                   headers={"content-type": "application/json"})
+    assert r.status_code == status
+    assert r.json()["error"]
+    assert rasa.received == []
+
+
+def test_empty_message_gets_help_and_long_message_is_cut_with_a_notice(gateway):
+    url, rasa, _, _ = gateway
+    assert post(url, "s6", "   ").json()[0]["text"] == texts.text("utter_help", "en")
+    assert rasa.received == []
+    long = "Where can I learn Danish? " * 200
+    replies = post(url, "s6", long).json()
+    assert len(rasa.received[-1]["message"]) == 2000
+    assert replies[-1]["text"] == texts.text("utter_message_too_long", "en")
+
+
+def test_erasure_deletes_her_conversation_here_and_in_rasa(gateway):
+    url, rasa, _, db = gateway
+    post(url, "s7", "hello")
+    assert count(db, Contact) == 1
+    rasa.replies = [{"recipient_id": "x", "text": texts.text("utter_deleted", "en")},
+                    {"recipient_id": "x", "custom": {"erase": True}}]
+    replies = post(url, "s7", "/affirm").json()
+    assert replies == [{"recipient_id": "s7", "text": texts.text("utter_deleted", "en")}]
+    assert count(db, Contact) == 0 and count(db, Message) == 0
+    assert rasa.replaced == [rasa.received[0]["sender"]]
+
+
+def test_explicit_language_choice_wins_over_detection(gateway):
+    url, rasa, _, _ = gateway
+    post(url, "s8", '/choose_language{"language": "so"}')
+    post(url, "s8", "Where can I get a health card for my children please")
+    assert rasa.received[-1]["metadata"]["language"] == "so"
+
+
+def test_health_reports_each_component(gateway):
+    url, rasa, actions, _ = gateway
+    r = httpx.get(f"{url}/health")
+    assert r.status_code == 200, r.text
+    assert set(r.json()["components"]) == {"rasa", "action_server", "database",
+                                           "knowledge_index"}
+    rasa.model_loaded = False
+    r = httpx.get(f"{url}/health")
+    assert r.status_code == 503 and not r.json()["components"]["rasa"]["ok"]
+    rasa.model_loaded, actions.up = True, False
+    body = httpx.get(f"{url}/health").json()
+    assert not body["components"]["action_server"]["ok"]
+    assert not body["components"]["knowledge_index"]["ok"]
+
+
+@pytest.mark.postgres
+def test_gateway_on_postgresql_migrates_and_keeps_idempotency(fakes, postgres_url):
+    rasa = fakes[0]
+    with _gateway(fakes, postgres_url) as url:
+        assert httpx.get(f"{url}/health").status_code == 200
+        first = post(url, "pg1", "hej med dig", message_id="pg-m1").json()
+        assert post(url, "pg1", "hej med dig", message_id="pg-m1").json() == first
+        assert len(rasa.received) == 1
+        assert count(postgres_url, Message, Message.direction == "in") == 1

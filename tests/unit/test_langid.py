@@ -1,0 +1,40 @@
+"""Language identification on short, real-looking chat messages in the nine first languages."""
+
+import pytest
+
+from nlu.langid import choose, detect
+
+SAMPLES = {
+    "en": ["where can i get a free health check", "my husband does not let me learn danish"],
+    "da": ["hvor kan jeg få et gult sundhedskort", "hvordan melder jeg mig til danskuddannelse"],
+    "ar": ["أين أحصل على فحص صحي مجاني", "كيف أسجل في مدرسة اللغة"],
+    "so": ["xagee ka heli karaa baaritaan caafimaad oo bilaash ah", "sidee ayaan u helaa kaarka caafimaadka"],
+    "uk": ["де можна безкоштовно пройти огляд", "як записатися на курси данської мови"],
+    "fa": ["کجا می‌توانم چکاپ رایگان بگیرم", "چطور برای کلاس زبان دانمارکی ثبت نام کنم"],
+    "ur": ["مجھے مفت طبی معائنہ کہاں مل سکتا ہے", "میں ڈینش زبان کا کورس کیسے شروع کروں"],
+    "tr": ["ücretsiz sağlık kontrolünü nereden yaptırabilirim", "danca kursuna nasıl kayıt olurum"],
+    "ti": ["ነጻ ናይ ጥዕና መርመራ ካበይ ክረክብ እኽእል", "ናይ ዴንማርክ ቋንቋ ትምህርቲ ከመይ ክጅምር"],
+}
+
+
+@pytest.mark.parametrize("lang, text", [(k, t) for k, ts in SAMPLES.items() for t in ts])
+def test_detects_each_first_language(lang, text):
+    assert detect(text).language == lang
+
+
+def test_short_message_keeps_the_conversation_language():
+    assert choose("ok", "so") == "so"
+    assert choose("👍", "ar") == "ar"
+
+
+def test_a_clear_switch_of_language_is_followed():
+    assert choose("hvor kan jeg få et gult sundhedskort", "en") == "da"
+
+
+def test_latin_script_arabic_is_arabic():
+    assert detect("salam 3alaykom bidi a7ki ma3 shakhs").language == "ar"
+
+
+def test_nothing_to_detect():
+    assert detect("1234 !!!").language is None
+    assert choose("1234", None) == "en"
