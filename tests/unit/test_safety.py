@@ -1,0 +1,39 @@
+"""The danger screen catches danger in every first language and does not raise false alarms
+(a Norwegian bot once sent "mow the lawn" to the violence shelter)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.safety import normalise, screen
+from nlu.langid import SUPPORTED
+
+CASES = yaml.safe_load((Path(__file__).parent.parent / "data" / "safety_cases.yml")
+                       .read_text(encoding="utf-8"))
+
+
+def cases(kind):
+    return [(lang, text) for lang, texts in CASES[kind].items() for text in texts]
+
+
+def test_cases_cover_every_first_language():
+    for kind in ("danger", "safe"):
+        assert set(CASES[kind]) >= set(SUPPORTED), kind
+        assert all(len(CASES[kind][lang]) >= 8 for lang in SUPPORTED), kind
+
+
+@pytest.mark.parametrize("lang, text", cases("danger"))
+def test_danger_is_caught(lang, text):
+    assert screen(text).danger, f"{lang}: {text}"
+
+
+@pytest.mark.parametrize("lang, text", cases("safe"))
+def test_no_false_alarm(lang, text):
+    result = screen(text)
+    assert not result.danger, f"{lang}: {text!r} matched {result.language}: {result.pattern}"
+
+
+def test_normalisation_ignores_case_diacritics_and_spacing():
+    assert normalise("  HE  Will KILL me ") == "he will kill me"
+    assert normalise("سَيَقْتُلُنِي") == "سيقتلني"
