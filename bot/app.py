@@ -6,6 +6,7 @@ message to bot.pipeline. Run with `python -m bot.app` (the stack runner does thi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,19 @@ from bot.rasa_client import RasaClient
 from bot.settings import Settings, get_settings
 from connectors import rest
 
+log = logging.getLogger(__name__)
+
+
+async def _retry_loop(pipeline: Pipeline, every_s: float = 5.0) -> None:
+    """Messages kept while Rasa was down are answered once it is back."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            if await pipeline.retry_pending():
+                log.info("answered messages kept during an outage")
+        except Exception:  # keep retrying; the next round logs again if it still fails
+            log.exception("retrying pending messages failed")
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -30,7 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         app.state.settings, app.state.engine, app.state.rasa = settings, engine, rasa
         app.state.pipeline = Pipeline(settings, session_factory(engine), rasa)
+        retry = asyncio.create_task(_retry_loop(app.state.pipeline))
         yield
+        retry.cancel()
         await rasa.close()
 
     app = FastAPI(title="Orientation bot gateway", lifespan=lifespan)

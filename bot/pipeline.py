@@ -124,6 +124,36 @@ class Pipeline:
         db.commit()
         return outcome
 
+    async def retry_pending(self, deliver=None) -> int:
+        """Answers messages kept while Rasa was unreachable, oldest first; stops at the first
+        that still fails. `deliver(contact, replies)` sends them on her channel, where the
+        channel can push (REST cannot: its replies stay stored for the transcript)."""
+        with self.sessions() as db:
+            pending = db.execute(select(Message.id, Contact.user_hash).join(Contact)
+                                 .where(Message.direction == "in", Message.status == "pending")
+                                 .order_by(Message.id)).all()
+        done = 0
+        for message_id, uhash in pending:
+            async with self._locks[uhash]:
+                with self.sessions() as db:
+                    message = db.get(Message, message_id)
+                    if message is None or message.status != "pending":
+                        continue
+                    contact = message.contact
+                    outcome = Outcome([], message.language or "en", contact.id)
+                    await self._ask_rasa(db, contact, message, message.text,
+                                         safety.screen(message.text), outcome)
+                    if outcome.pending:
+                        return done
+                    if not outcome.erased:
+                        message.status = "processed"
+                        self._store_replies(db, contact, message, outcome.replies)
+                    db.commit()
+                    if deliver and not outcome.erased:
+                        await deliver(contact, outcome.replies)
+                    done += 1
+        return done
+
     def _language(self, contact: Contact, text: str) -> str:
         chosen = _CHOOSE_LANGUAGE.match(text.strip())
         if chosen and chosen.group(1) in langid.SUPPORTED:

@@ -1,9 +1,10 @@
 """Custom Rasa 3.6 NLU components (loaded by the Rasa server, Python 3.10, during training too).
 
-LanguageDetector  adds a `language` entity to every message, which fills the `language` slot
-                  that selects the bot's response variations. The gateway sends the
-                  conversation's language in the message metadata; without it (e.g. `rasa shell`,
-                  `rasa test`) the component detects it itself with nlu.langid.
+LanguageDetector  adds a `language` entity, which fills the `language` slot that selects the
+                  bot's response variations, from the language the gateway decided (message
+                  metadata: detection plus her explicit choice, which wins). Without metadata
+                  (`rasa shell`, `rasa test`) it only reports its own guess (nlu.langid) as the
+                  parse result's `language`, so test stories need no entity markup.
 DangerOverride    sets the intent to `danger` when the gateway's screening flagged the message,
                   so the danger flow never depends on the classifier being right.
 """
@@ -57,10 +58,12 @@ class LanguageDetector(_Stateless):
             if text.startswith("/"):
                 continue  # a button payload; it carries its own entities
             given = _metadata(message).get("language")
-            language = given if given in SUPPORTED else choose(text, None)
+            if given not in SUPPORTED:
+                message.set("language", choose(text, None), add_to_output=True)
+                continue
             entity = {
                 "entity": "language",
-                "value": language,
+                "value": given,
                 "start": 0,
                 "end": 0,
                 "confidence_entity": 1.0,

@@ -50,6 +50,9 @@ class ActionAnswerQuestion(Action):
 
         text = tracker.latest_message.get("text") or ""
         decision = Index.decide(index.search(text, language, tracker.get_slot("region")))
+        in_danger = (tracker.latest_message.get("intent") or {}).get("name") == "danger"
+        if in_danger and decision.kind != "answer":
+            return []  # after the emergency numbers, no menus and no "I don't know"
         if decision.kind == "answer":
             self._answer(dispatcher, decision.hits[0].entry_id, language)
         elif decision.kind == "clarify":

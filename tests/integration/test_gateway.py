@@ -161,7 +161,7 @@ def test_redelivered_message_is_processed_once_and_gets_the_same_answer(gateway)
 
 
 def test_one_womans_messages_are_handled_one_at_a_time_in_order(gateway):
-    url, rasa, _, _ = gateway
+    url, rasa, _, db = gateway
     rasa.mode = "slow"
     results = {}
 
@@ -174,8 +174,13 @@ def test_one_womans_messages_are_handled_one_at_a_time_in_order(gateway):
         time.sleep(0.02)
     for t in threads:
         t.join()
-    assert rasa.max_active == 1
-    assert [b["message"] for b in rasa.received] == [f"message {i}" for i in range(4)]
+    assert rasa.max_active == 1, "her messages overlapped in Rasa"
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        stored = conn.scalars(select(Message.text).where(Message.direction == "in")
+                              .order_by(Message.id)).all()
+    engine.dispose()
+    assert [b["message"] for b in rasa.received] == stored, "processed out of arrival order"
 
 
 @pytest.mark.parametrize("body, status", [
@@ -247,3 +252,18 @@ def test_gateway_on_postgresql_migrates_and_keeps_idempotency(fakes, postgres_ur
         assert post(url, "pg1", "hej med dig", message_id="pg-m1").json() == first
         assert len(rasa.received) == 1
         assert count(postgres_url, Message, Message.direction == "in") == 1
+
+
+def test_messages_kept_during_an_outage_are_answered_when_rasa_is_back(gateway):
+    url, rasa, _, db = gateway
+    rasa.mode = "error"
+    post(url, "s9", "what is the citizenship test")
+    assert count(db, Message, Message.status == "pending") == 1
+    rasa.mode = "ok"
+    deadline = time.monotonic() + 15  # the gateway retries every 5 s
+    while count(db, Message, Message.status == "pending") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert count(db, Message, Message.status == "pending") == 0
+    assert rasa.received[-1]["message"] == "what is the citizenship test"
+    assert count(db, Message, Message.direction == "out",
+                 Message.text == "echo: what is the citizenship test") == 1

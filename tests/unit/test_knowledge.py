@@ -48,7 +48,7 @@ def _copy_tree(tmp_path: Path, entry_id: str = "violence-hotline-1888") -> Path:
 
 def test_schema_error_names_file_and_line(tmp_path):
     path = _copy_tree(tmp_path)
-    text = path.read_text(encoding="utf-8").replace("topic: violence", "topic: violence\nregion: mars")
+    text = path.read_text(encoding="utf-8").replace("region: all", "region: mars")
     path.write_text(text, encoding="utf-8")
     with pytest.raises(store.LoadError) as err:
         store.load(tmp_path / "kb")
