@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.regions import region_in
 from knowledge.schema import LANGUAGES
 from knowledge.store import KnowledgeBase
 
@@ -34,6 +35,8 @@ ANSWER_MARGIN = 0.012
 CLARIFY_THRESHOLD = 0.82
 OTHER_LANGUAGE_PENALTY = 0.02
 LEXICAL_WEIGHT = 0.04
+# With her region unknown, an answer for one region must clearly beat the general one.
+UNKNOWN_REGION_PENALTY = 0.01
 
 # spaCy has tokenizers for these; Somali uses the multi-language one.
 _SPACY_CODES = {"en": "en", "da": "da", "ar": "ar", "uk": "uk", "fa": "fa", "ur": "ur",
@@ -194,8 +197,11 @@ class Index:
             lexical[self._bm25_pos] = raw / raw.max()
         score = dense + LEXICAL_WEIGHT * lexical
 
+        region = region_in(text) or region  # a town she names wins over what we knew
         if region:  # answers for another region never win
             score[~np.isin(self._entry_region, ["all", region])] -= 1.0
+        else:
+            score[self._entry_region != "all"] -= UNKNOWN_REGION_PENALTY
         top = np.argsort(-score)[:k]
         return [Hit(self.entry_ids[i], float(score[i]), float(dense[i]), float(lexical[i]))
                 for i in top]

@@ -1,8 +1,9 @@
 """Writes Rasa's NLU training data into data/nlu/ (generated, git-ignored):
 
 - nlu/data/<lang>.yml, the hand-written examples per language, copied as they are;
-- ask_question examples taken from the knowledge base's example questions, so every topic an
-  editor adds is recognised as a question without touching NLU data.
+- ask_question examples taken from the knowledge base's example questions (the first
+  PER_ENTRY of each entry in each language), so every topic an editor adds is recognised as
+  a question without touching NLU data.
 
 Run by scripts/setup.sh before training: `python -m nlu.generate`.
 """
@@ -18,6 +19,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "nlu" / "data"
 TARGET = REPO / "data" / "nlu"
+PER_ENTRY = 2  # enough to teach "this is a question"; retrieval uses all of them
 sys.path.insert(0, str(REPO))
 
 
@@ -39,7 +41,7 @@ def generate() -> int:
     questions: list[str] = []
     for entry in sorted(kb.entries.values(), key=lambda e: e.id):
         for lang in sorted(entry.questions):
-            for q in entry.questions[lang]:
+            for q in entry.questions[lang][:PER_ENTRY]:
                 key = " ".join(q.casefold().split())
                 if key not in seen and not q.lstrip().startswith("/"):
                     seen.add(key)

@@ -87,7 +87,7 @@ want=$(tree_hash config.yml domain.yml data nlu)
 if ls models/*.tar.gz >/dev/null 2>&1 && stamp_ok rasa-model "$want"; then skip "models/"; else
   echo "    training (about 2 minutes)"
   PYTHONPATH="$ROOT" .venv-rasa/bin/rasa train --data data --config config.yml --domain domain.yml \
-    --out models --fixed-model-name bot --quiet > var/log/rasa-train.log 2>&1 \
+    --out models --fixed-model-name bot > var/log/rasa-train.log 2>&1 \
     || { tail -40 var/log/rasa-train.log; echo "Rasa training failed (full log: var/log/rasa-train.log)"; exit 1; }
   stamp_write rasa-model "$want"
 fi

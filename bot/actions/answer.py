@@ -8,11 +8,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import texts
 from bot.actions.knowledge_state import state
 from knowledge.index import Index
+from knowledge.regions import region_in
 
 
 def _entity(tracker: Tracker, name: str) -> str | None:
@@ -49,10 +51,12 @@ class ActionAnswerQuestion(Action):
             return []
 
         text = tracker.latest_message.get("text") or ""
+        named = region_in(text)  # remembered: later answers use her region too
+        events = [SlotSet("region", named)] if named else []
         decision = Index.decide(index.search(text, language, tracker.get_slot("region")))
         in_danger = (tracker.latest_message.get("intent") or {}).get("name") == "danger"
         if in_danger and decision.kind != "answer":
-            return []  # after the emergency numbers, no menus and no "I don't know"
+            return events  # after the emergency numbers, no menus and no "I don't know"
         if decision.kind == "answer":
             self._answer(dispatcher, decision.hits[0].entry_id, language)
         elif decision.kind == "clarify":
@@ -62,7 +66,7 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(text=texts.text("utter_clarify", language), buttons=buttons)
         else:
             dispatcher.utter_message(text=texts.text("utter_no_answer", language))
-        return []
+        return events
 
     @staticmethod
     def _answer(dispatcher: CollectingDispatcher, entry_id: str, language: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -267,3 +268,12 @@ def test_messages_kept_during_an_outage_are_answered_when_rasa_is_back(gateway):
     assert rasa.received[-1]["message"] == "what is the citizenship test"
     assert count(db, Message, Message.direction == "out",
                  Message.text == "echo: what is the citizenship test") == 1
+
+
+def test_her_channel_id_is_never_stored(gateway):
+    url, _, _, db = gateway
+    post(url, "+4512345678", "hej")
+    path = Path(db.split("///", 1)[1])
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))  # db, -wal
+    assert b"+4512345678" not in raw and b"4512345678" not in raw
+    assert count(db, Contact) == 1
