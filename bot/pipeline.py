@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import safety, texts
 from bot.models import Contact, Message, utcnow
-from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.rasa_client import ActionServerProbe, RasaClient, RasaUnavailable
 from bot.settings import Settings
 from nlu import langid
 
@@ -64,8 +64,10 @@ class Outcome:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, sessions: sessionmaker, rasa: RasaClient):
+    def __init__(self, settings: Settings, sessions: sessionmaker, rasa: RasaClient,
+                 actions: ActionServerProbe | None = None):
         self.settings, self.sessions, self.rasa = settings, sessions, rasa
+        self.actions = actions or ActionServerProbe(rasa.http, settings.action_server_url)
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def user_hash(self, channel: str, user_id: str) -> str:
@@ -96,6 +98,7 @@ class Pipeline:
                                contact.id, duplicate=True)
 
         raw = inbound.text or ""
+        unclear = contact.language is None and langid.detect(raw).language is None
         language = self._language(contact, raw)
         message = Message(contact_id=contact.id, direction="in", external_id=inbound.external_id,
                           kind=inbound.kind, text=raw[: self.settings.max_message_chars],
@@ -113,6 +116,9 @@ class Pipeline:
             replies.append(self._bot_reply("utter_unsupported_media", language))
         elif not raw.strip():
             replies.append(self._bot_reply("utter_help", language))
+        elif unclear and not raw.startswith("/") and not screening.danger:
+            contact.language = None  # still unknown: ask, in every language at once
+            replies.append(self._bot_reply("utter_ask_language", None))
         else:
             await self._ask_rasa(db, contact, message, raw, screening, outcome)
 
@@ -169,7 +175,10 @@ class Pipeline:
         if screening.danger:
             metadata["screening"] = "danger"
         try:
-            answers = await self.rasa.send(contact.conversation_key, text, metadata)
+            answers, actions_alive = await asyncio.gather(
+                self.rasa.send(contact.conversation_key, text, metadata), self.actions.alive())
+            if not actions_alive:  # Rasa answered only what it had without its actions
+                raise RasaUnavailable("action server down")
         except RasaUnavailable as exc:
             log.warning("rasa unavailable, message %s kept pending: %s", message.id, exc)
             outcome.pending = True

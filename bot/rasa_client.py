@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 
@@ -47,3 +49,23 @@ class RasaClient:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+class ActionServerProbe:
+    """Whether the action server answers, checked at most once a second. Rasa answers 200
+    with whatever it had when a custom action fails, so the gateway asks directly."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, ttl_s: float = 1.0):
+        self.http, self.url, self.ttl_s = http, base_url.rstrip("/") + "/health", ttl_s
+        self._checked_at, self._alive = 0.0, False
+
+    async def alive(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked_at > self.ttl_s or not self._alive:
+            try:
+                r = await self.http.get(self.url, timeout=1.0)
+                self._alive = r.status_code == 200
+            except httpx.HTTPError:
+                self._alive = False
+            self._checked_at = now
+        return self._alive

@@ -75,7 +75,7 @@ class Stack:
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_actions(self) -> None:
-        self._start("actions", [str(APP_PY), "-m", "rasa_sdk", "--actions", "bot.actions",
+        self._start("actions", [str(APP_PY), "-m", "bot.action_server",
                                 "--port", str(self.ports.actions)])
 
     def start_rasa(self) -> None:

@@ -107,14 +107,14 @@ def summarise(results, kb, thresholds=None) -> dict:
             "languages": langs, "topics": topics}
 
 
-def calibrate(results, kb, max_wrong_pct: float = 3.0) -> tuple[float, float, float]:
-    """The thresholds that answer directly as often as possible while at most
-    `max_wrong_pct` of direct answers are wrong and at most that share of unanswerable
+def calibrate(results, kb, max_wrong_pct: float = 10.0) -> tuple[float, float, float]:
+    """The thresholds that answer directly as often as possible while, in every language, at
+    most `max_wrong_pct` of direct answers are wrong and at most 3x that share of unanswerable
     questions get one; ties go to fewer "I don't know"."""
     best, best_key = None, None
-    for answer_t in [x / 1000 for x in range(820, 921, 5)]:
-        for margin in (0.0, 0.005, 0.01, 0.015, 0.02, 0.03):
-            for clarify_t in [x / 1000 for x in range(780, int(answer_t * 1000) + 1, 10)]:
+    for answer_t in [x / 100 for x in range(80, 96)]:
+        for margin in (0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06):
+            for clarify_t in [x / 100 for x in range(78, int(answer_t * 100) + 1, 2)]:
                 s = summarise(results, kb, (answer_t, margin, clarify_t))["languages"].values()
                 answered = sum(v["answered"] or 0 for v in s)
                 wrong = max((v["answered_wrong"] or 0) for v in s)
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     print_report(summary)
     if args.calibrate:
         best = calibrate(results, kb)
-        print(f"\ncalibrated (<= 3% wrong direct answers per language): answer {best[0]}, "
+        print(f"\ncalibrated (<= 10% wrong direct answers per language): answer {best[0]}, "
               f"margin {best[1]}, clarify {best[2]}\n")
         summary = summarise(results, kb, best)
         print_report(summary)

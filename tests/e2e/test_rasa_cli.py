@@ -29,13 +29,17 @@ def _used_in_code() -> set[str]:
     return names
 
 
+# Written and translated ahead of the referral queue (issue 6), which will send them.
+RESERVED = {"utter_handoff_created"}
+
+
 def test_rasa_data_validate():
     r = rasa("data", "validate", "--data", "data", "--domain", "domain.yml",
              "--config", "config.yml")
     output = r.stdout + r.stderr
     assert r.returncode == 0, output[-4000:]
     warnings = re.findall(r"UserWarning: (.+)", output)
-    used = _used_in_code()
+    used = _used_in_code() | RESERVED
     unexpected = [w for w in warnings
                   if not (m := re.match(r"The utterance '(utter_\w+)' is not used in any story", w))
                   or m.group(1) not in used]

@@ -72,6 +72,12 @@ class FakeActions:
         self.up = True
         self.app = FastAPI()
 
+        @self.app.get("/health")
+        async def health():
+            if not self.up:
+                return JSONResponse({"status": "down"}, status_code=503)
+            return {"status": "ok"}
+
         @self.app.post("/webhook")
         async def webhook(request: Request):
             body = await request.json()
@@ -277,3 +283,21 @@ def test_her_channel_id_is_never_stored(gateway):
     raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))  # db, -wal
     assert b"+4512345678" not in raw and b"4512345678" not in raw
     assert count(db, Contact) == 1
+
+
+def test_a_first_message_in_no_known_language_gets_the_language_menu(gateway):
+    url, rasa, _, _ = gateway
+    replies = post(url, "s10", "👋👋").json()
+    assert replies[0]["text"] == texts.text("utter_ask_language", None)
+    assert len(replies[0]["buttons"]) == 9
+    assert rasa.received == []
+    post(url, "s10", '/choose_language{"language": "ti"}')
+    assert rasa.received[-1]["metadata"]["language"] == "ti"
+
+
+def test_action_server_outage_is_caught_even_when_rasa_answers(gateway):
+    url, rasa, actions, db = gateway
+    actions.up = False
+    replies = post(url, "s11", "Hvor kan jeg lære dansk?").json()
+    assert replies[-1]["text"] == texts.text("utter_service_down", "da")
+    assert count(db, Message, Message.direction == "in", Message.status == "pending") == 1
