@@ -77,8 +77,23 @@ class Pipeline:
     async def handle(self, inbound: Inbound) -> Outcome:
         uhash = self.user_hash(inbound.channel, inbound.user_id)
         async with self._locks[uhash]:
-            with self.sessions() as db:
-                return await self._handle(db, inbound, uhash)
+            try:
+                with self.sessions() as db:
+                    return await self._handle(db, inbound, uhash)
+            except Exception:
+                log.exception("message handling failed; answering without storage")
+                return self.without_storage(inbound)
+
+    @staticmethod
+    def without_storage(inbound: Inbound) -> Outcome:
+        """The reply when the database (or anything before Rasa) fails: emergency numbers
+        first if the message signals danger, and the honest "technical problem" text, in her
+        language as far as it can be told from this message alone."""
+        language = langid.choose(inbound.text or "", None)
+        danger = safety.screen(inbound.text or "").danger
+        replies = [Reply(texts.text("utter_emergency", language), kind="emergency")] if danger else []
+        replies.append(Pipeline._bot_reply("utter_service_down", language))
+        return Outcome(replies, language, None, pending=True, danger=danger)
 
     # -- the steps --------------------------------------------------------------------------
     async def _handle(self, db: Session, inbound: Inbound, uhash: str) -> Outcome:

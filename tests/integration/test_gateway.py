@@ -301,3 +301,16 @@ def test_action_server_outage_is_caught_even_when_rasa_answers(gateway):
     replies = post(url, "s11", "Hvor kan jeg lære dansk?").json()
     assert replies[-1]["text"] == texts.text("utter_service_down", "da")
     assert count(db, Message, Message.direction == "in", Message.status == "pending") == 1
+
+
+def test_database_failure_still_gives_emergency_numbers_first(gateway):
+    url, rasa, _, db = gateway
+    engine = create_engine(db)
+    with engine.begin() as conn:  # the database breaks under the running gateway
+        conn.exec_driver_sql("DROP TABLE messages")
+    engine.dispose()
+    r = post(url, "s12", "hjælp min mand slår mig")
+    assert r.status_code == 200
+    replies = r.json()
+    assert replies[0]["text"] == texts.text("utter_emergency", "da")
+    assert replies[-1]["text"] == texts.text("utter_service_down", "da")
