@@ -18,6 +18,7 @@ validate:
 	@.venv/bin/python -m knowledge validate
 
 bench: setup
+	@OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.retrieval
 	@.venv/bin/python -m bench.run
 
 clean:

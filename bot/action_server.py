@@ -10,12 +10,37 @@ on the same cores), so this runs rasa-sdk's app single-process, on loopback by d
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 
-from rasa_sdk.endpoint import create_app
-from rasa_sdk.executor import ActionExecutor
+# Before numpy loads: its BLAS threads would fight torch's over the cores (bench/README.md).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+from functools import lru_cache  # noqa: E402
+
+import yaml  # noqa: E402
+
+from rasa_sdk.endpoint import create_app  # noqa: E402
+from rasa_sdk.executor import ActionExecutor  # noqa: E402
+
+from bot.texts import DOMAIN  # noqa: E402
+
+
+class LocalDomainExecutor(ActionExecutor):
+    """With `enable_selective_domain` (endpoints.yml) Rasa 3.6 sends neither the domain nor
+    the digest rasa-sdk 3.21 expects from Rasa Pro, and rasa-sdk would refuse the call. Our
+    actions read their texts from domain.yml (bot/texts.py), so that is the domain served."""
+
+    def update_and_return_domain(self, payload, action_name):
+        if payload.get("domain") is None and payload.get("domain_digest") is None:
+            return _domain()
+        return super().update_and_return_domain(payload, action_name)
+
+
+@lru_cache(maxsize=1)
+def _domain() -> dict:
+    return yaml.safe_load(DOMAIN.read_text(encoding="utf-8"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    executor = ActionExecutor()
+    executor = LocalDomainExecutor()
     executor.register_package("bot.actions")
     app = create_app(executor)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)

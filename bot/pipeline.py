@@ -194,6 +194,8 @@ class Pipeline:
                 self.rasa.send(contact.conversation_key, text, metadata), self.actions.alive())
             if not actions_alive:  # Rasa answered only what it had without its actions
                 raise RasaUnavailable("action server down")
+            if any((a.get("custom") or {}).get("error") for a in answers):
+                raise RasaUnavailable("an action failed")  # bot/actions/safe.py
         except RasaUnavailable as exc:
             log.warning("rasa unavailable, message %s kept pending: %s", message.id, exc)
             outcome.pending = True

@@ -21,7 +21,10 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, META
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu import rasa_patches
 from nlu.langid import SUPPORTED, choose
+
+rasa_patches.apply()
 
 
 def _metadata(message: Message) -> Dict[Text, Any]:

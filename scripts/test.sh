@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$(pwd)" HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false RASA_TELEMETRY_ENABLED=false
+export OPENBLAS_NUM_THREADS=1  # see bot/stack.py
 exec .venv/bin/python -m pytest "$@"

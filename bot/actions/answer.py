@@ -7,11 +7,12 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import texts
+from bot.actions.safe import SafeAction
 from bot.actions.knowledge_state import state
 from knowledge.index import Index
 from knowledge.regions import region_in
@@ -37,11 +38,11 @@ def answer_text(entry_id: str, language: str) -> str:
     return "\n\n".join(parts)
 
 
-class ActionAnswerQuestion(Action):
+class ActionAnswerQuestion(SafeAction):
     def name(self) -> str:
         return "action_answer_question"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[dict[str, Any]]:
         kb, index = state()
         language = tracker.get_slot("language") or "en"
@@ -75,13 +76,13 @@ class ActionAnswerQuestion(Action):
                                  buttons=feedback.get("buttons", []))
 
 
-class ActionKnowledgeStatus(Action):
+class ActionKnowledgeStatus(SafeAction):
     """Called by the gateway's /health, not by dialogue: proves the index answers."""
 
     def name(self) -> str:
         return "action_knowledge_status"
 
-    def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         kb, index = state()
         dispatcher.utter_message(json_message={
             "entries": len(kb.entries), "rows": int(len(index.row_entry)),

@@ -3,16 +3,16 @@ can be reached yet, keep her message, and give the numbers that work now."""
 
 from __future__ import annotations
 
-from rasa_sdk import Action
 
 from bot import texts
+from bot.actions.safe import SafeAction
 
 
-class ActionRequestHandoff(Action):
+class ActionRequestHandoff(SafeAction):
     def name(self) -> str:
         return "action_request_handoff"
 
-    def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         language = tracker.get_slot("language") or "en"
         dispatcher.utter_message(text=texts.text("utter_handoff_unavailable", language))
         return []

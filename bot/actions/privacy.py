@@ -3,17 +3,17 @@ her language and tells the gateway (custom payload `erase`) to delete everything
 
 from __future__ import annotations
 
-from rasa_sdk import Action
 from rasa_sdk.events import Restarted
 
 from bot import texts
+from bot.actions.safe import SafeAction
 
 
-class ActionDeleteData(Action):
+class ActionDeleteData(SafeAction):
     def name(self) -> str:
         return "action_delete_data"
 
-    def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         language = tracker.get_slot("language") or "en"
         dispatcher.utter_message(text=texts.text("utter_deleted", language),
                                  json_message={"erase": True})

@@ -314,3 +314,12 @@ def test_database_failure_still_gives_emergency_numbers_first(gateway):
     replies = r.json()
     assert replies[0]["text"] == texts.text("utter_emergency", "da")
     assert replies[-1]["text"] == texts.text("utter_service_down", "da")
+
+
+def test_a_failed_action_is_an_outage_not_a_half_answer(gateway):
+    url, rasa, _, db = gateway
+    rasa.replies = [{"recipient_id": "x", "text": texts.text("utter_welcome", "en")},
+                    {"recipient_id": "x", "custom": {"error": "action_failed"}}]
+    replies = post(url, "s13", "what is the citizenship test").json()
+    assert replies[-1]["text"] == texts.text("utter_service_down", "en")
+    assert count(db, Message, Message.direction == "in", Message.status == "pending") == 1
