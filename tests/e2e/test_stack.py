@@ -95,3 +95,10 @@ def test_action_server_down_gives_a_safe_reply_then_recovers(stack, chat):
     chat(sender, "hi")
     assert KB.render("citizenship-test-about", "en").text in joined(
         chat(sender, "what is the citizenship test and when is it held"))
+
+
+def test_she_can_change_language_in_her_own_words(chat):
+    sender = new_sender()
+    replies = chat(sender, "أريد اللغة الصومالية من فضلك")
+    assert joined(replies) == texts.text("utter_language_changed", "so")
+    assert joined(chat(sender, "hello")) == texts.text("utter_greet", "so")
