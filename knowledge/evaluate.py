@@ -20,8 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from knowledge import index as index_module
-from knowledge.index import Hit, Index
+from knowledge.index import ANSWER_MARGIN, ANSWER_THRESHOLD, CLARIFY_THRESHOLD, Hit, Index
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "eval" / "questions"
 
@@ -47,25 +46,12 @@ def run(index: Index, cases: list[Case]) -> list[tuple[Case, list[Hit]]]:
     return [(c, index.search(c.question, c.lang, k=3)) for c in cases]
 
 
-def _decide(hits, answer_t, margin, clarify_t):
-    saved = (index_module.ANSWER_THRESHOLD, index_module.ANSWER_MARGIN,
-             index_module.CLARIFY_THRESHOLD)
-    index_module.ANSWER_THRESHOLD, index_module.ANSWER_MARGIN = answer_t, margin
-    index_module.CLARIFY_THRESHOLD = clarify_t
-    try:
-        return Index.decide(hits)
-    finally:
-        (index_module.ANSWER_THRESHOLD, index_module.ANSWER_MARGIN,
-         index_module.CLARIFY_THRESHOLD) = saved
-
-
 def summarise(results, kb, thresholds=None) -> dict:
-    thresholds = thresholds or (index_module.ANSWER_THRESHOLD, index_module.ANSWER_MARGIN,
-                                index_module.CLARIFY_THRESHOLD)
+    thresholds = thresholds or (ANSWER_THRESHOLD, ANSWER_MARGIN, CLARIFY_THRESHOLD)
     per_lang: dict = defaultdict(lambda: defaultdict(int))
     per_topic: dict = defaultdict(lambda: defaultdict(int))
     for case, hits in results:
-        d = _decide(hits, *thresholds)
+        d = Index.decide(hits, *thresholds)
         row = per_lang[case.lang]
         if case.expected is None:
             row["unanswerable"] += 1
@@ -125,8 +111,7 @@ def calibrate(results, kb, max_wrong_pct: float = 10.0) -> tuple[float, float, f
                 key = (answered, -dont_know)
                 if best_key is None or key > best_key:
                     best, best_key = (answer_t, margin, clarify_t), key
-    return best or (index_module.ANSWER_THRESHOLD, index_module.ANSWER_MARGIN,
-                    index_module.CLARIFY_THRESHOLD)
+    return best or (ANSWER_THRESHOLD, ANSWER_MARGIN, CLARIFY_THRESHOLD)
 
 
 def print_report(summary: dict) -> None:

@@ -216,12 +216,12 @@ class Index:
         return np.where(np.isfinite(second), (first + second) / 2, first)
 
     @staticmethod
-    def decide(hits: list[Hit]) -> Decision:
-        if not hits or hits[0].score < CLARIFY_THRESHOLD:
+    def decide(hits: list[Hit], answer: float = ANSWER_THRESHOLD,
+               margin: float = ANSWER_MARGIN, clarify: float = CLARIFY_THRESHOLD) -> Decision:
+        if not hits or hits[0].score < clarify:
             return Decision("none", tuple(hits))
-        margin = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)
-        if hits[0].score >= ANSWER_THRESHOLD and margin >= ANSWER_MARGIN:
+        lead = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)
+        if hits[0].score >= answer and lead >= margin:
             return Decision("answer", tuple(hits[:1]))
-        close = [h for h in hits if h.score >= CLARIFY_THRESHOLD][:3]
+        close = [h for h in hits if h.score >= clarify][:3]
         return Decision("clarify", tuple(close))
-
