@@ -19,7 +19,7 @@ import json
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,7 +48,6 @@ class Reply:
     text: str
     buttons: tuple[dict, ...] = ()
     kind: str = "text"              # text | emergency | notice
-    custom: dict | None = None
 
 
 @dataclass
@@ -60,7 +59,6 @@ class Outcome:
     erased: bool = False
     pending: bool = False
     danger: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 class Pipeline:
@@ -113,8 +111,9 @@ class Pipeline:
                                contact.id, duplicate=True)
 
         raw = inbound.text or ""
-        unclear = contact.language is None and langid.detect(raw).language is None
-        language = self._language(contact, raw)
+        found = langid.detect(raw)
+        unclear = contact.language is None and found.language is None
+        language = self._language(contact, raw, found)
         message = Message(contact_id=contact.id, direction="in", external_id=inbound.external_id,
                           kind=inbound.kind, text=raw[: self.settings.max_message_chars],
                           language=language)
@@ -175,12 +174,12 @@ class Pipeline:
                     done += 1
         return done
 
-    def _language(self, contact: Contact, text: str) -> str:
+    def _language(self, contact: Contact, text: str, found: langid.Detection) -> str:
         chosen = _CHOOSE_LANGUAGE.match(text.strip())
         if chosen and chosen.group(1) in langid.SUPPORTED:
             contact.language, contact.language_chosen = chosen.group(1), True
         elif not contact.language_chosen:
-            contact.language = langid.choose(text, contact.language)
+            contact.language = langid.choose(text, contact.language, found)
         return contact.language or "en"
 
     async def _ask_rasa(self, db: Session, contact: Contact, message: Message, raw: str,
@@ -214,8 +213,7 @@ class Pipeline:
             if not body or body in already:  # the emergency text is given once, first
                 continue
             already.add(body)
-            outcome.replies.append(Reply(body, tuple(answer.get("buttons") or ()),
-                                         custom=custom or None))
+            outcome.replies.append(Reply(body, tuple(answer.get("buttons") or ())))
         if len(raw) > self.settings.max_message_chars:
             outcome.replies.append(self._bot_reply("utter_message_too_long", outcome.language))
 

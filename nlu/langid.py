@@ -140,10 +140,11 @@ def detect(text: str) -> Detection:
     return Detection(None, 0.0, False)
 
 
-def choose(text: str, preferred: str | None) -> str:
+def choose(text: str, preferred: str | None, found: Detection | None = None) -> str:
     """The language to answer in: the conversation's language unless this message is clearly
-    in another one we serve; English when nothing is known."""
-    found = detect(text)
+    in another one we serve; English when nothing is known. `found`: detect(text), if the
+    caller has it already."""
+    found = found or detect(text)
     if preferred in SUPPORTED:
         if found.language and found.language != preferred and found.reliable:
             return found.language
