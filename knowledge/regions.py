@@ -2,45 +2,36 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
+from nlu.names import NameLookup
+
 FILE = Path(__file__).resolve().parent / "regions.yml"
 _FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "-": " "})
+_PLAIN = str.maketrans({"æ": "a", "ø": "o", "å": "a"})
 
 
 def _fold(text: str) -> str:
     return " ".join(text.casefold().translate(_FOLD).split())
 
 
-def _variants(name: str) -> set[str]:
-    base = name.casefold().replace("-", " ")
-    plain = base.translate(str.maketrans({"æ": "a", "ø": "o", "å": "a"}))
-    return {_fold(base), plain}
+def _plain(text: str) -> str:
+    return " ".join(text.casefold().replace("-", " ").translate(_PLAIN).split())
 
 
 @lru_cache(maxsize=1)
-def _pattern() -> tuple[re.Pattern, dict[str, str]]:
+def _lookup() -> NameLookup:
     data = yaml.safe_load(FILE.read_text(encoding="utf-8"))
-    lookup: dict[str, str] = {}
+    codes: dict[str, str] = {}
     for region, groups in data.items():
         for name in groups["municipalities"] + groups["places"]:
-            for v in _variants(name):
-                lookup[v] = region
-    names = sorted(lookup, key=len, reverse=True)  # "nykoebing falster" before "falster"
-    return re.compile(r"(?<!\w)(" + "|".join(map(re.escape, names)) + r")(?!\w)"), lookup
+            codes[_fold(name)] = codes[_plain(name)] = region
+    return NameLookup(codes)
 
 
 def region_in(text: str) -> str | None:
-    pattern, lookup = _pattern()
-    folded = _fold(text)
-    plain = " ".join(text.casefold().replace("-", " ").translate(
-        str.maketrans({"æ": "a", "ø": "o", "å": "a"})).split())
-    for candidate in (folded, plain):
-        m = pattern.search(candidate)
-        if m:
-            return lookup[m.group(1)]
-    return None
+    lookup = _lookup()
+    return lookup.find(_fold(text)) or lookup.find(_plain(text))

@@ -4,7 +4,6 @@ The gateway stores the choice (custom payload `set_language`), and it wins over 
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,22 +12,19 @@ from rasa_sdk.events import SlotSet
 
 from bot import texts
 from bot.actions.safe import SafeAction
+from nlu.names import NameLookup
 
 NAMES = Path(__file__).resolve().parent.parent.parent / "nlu" / "language_names.yml"
 
 
 @lru_cache(maxsize=1)
-def _pattern() -> tuple[re.Pattern, dict[str, str]]:
+def _lookup() -> NameLookup:
     data = yaml.safe_load(NAMES.read_text(encoding="utf-8"))
-    lookup = {name.casefold(): code for code, names in data.items() for name in names}
-    names = sorted(lookup, key=len, reverse=True)
-    return re.compile(r"(?<!\w)(" + "|".join(map(re.escape, names)) + r")(?!\w)"), lookup
+    return NameLookup({name.casefold(): code for code, names in data.items() for name in names})
 
 
 def language_named_in(text: str) -> str | None:
-    pattern, lookup = _pattern()
-    m = pattern.search(text.casefold())
-    return lookup[m.group(1)] if m else None
+    return _lookup().find(text.casefold())
 
 
 class ActionChangeLanguage(SafeAction):
