@@ -1,7 +1,9 @@
 """Database models (SQLAlchemy 2, typed). Migrations live in migrations/ (Alembic).
 
-Privacy: a contact is known only by a keyed hash of her channel id; the raw id is never
-stored. `conversation_key` is the random id Rasa sees, rotated when she erases her data.
+Privacy: a contact is found only by a keyed hash of her channel id. The address a push
+channel needs to answer her (Telegram chat id, WhatsApp number) is kept encrypted in
+`address_enc` (bot/outbox.py) and shown to nobody. `conversation_key` is the random id Rasa
+sees; erasing her data deletes the contact with everything that hangs off it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (DateTime, ForeignKey, Index, MetaData, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -43,6 +46,7 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     language_chosen: Mapped[bool] = mapped_column(default=False)
     region: Mapped[str | None] = mapped_column(String(16))
+    address_enc: Mapped[str | None] = mapped_column(Text)      # encrypted; bot/outbox.py
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -52,10 +56,12 @@ class Contact(Base):
 
 class Message(Base):
     """Every message in or out. An inbound message with a channel message id is stored once:
-    a redelivery finds it and gets the replies already given."""
+    a redelivery finds it and gets the replies already given. An outbound message on a push
+    channel is sent by bot/delivery.py, which records every attempt on the row."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("contact_id", "external_id"),)
+    __table_args__ = (UniqueConstraint("contact_id", "external_id"),
+                      Index("ix_messages_status_next_attempt", "status", "next_attempt_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"),
@@ -68,8 +74,27 @@ class Message(Base):
     payload: Mapped[str | None] = mapped_column(Text)          # buttons etc., JSON
     language: Mapped[str | None] = mapped_column(String(8))
     # in: received -> processed, or pending while Rasa is unreachable
-    # out: created -> sent | failed
+    # out, REST (returned in the HTTP answer): created
+    # out, push channels: queued -> sending -> sent -> delivered -> read; or failed (given
+    #   up, last_error says why); or held (WhatsApp's 24-hour window is closed: sent when
+    #   she writes again)
     status: Mapped[str] = mapped_column(String(16), default="received")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
 
     contact: Mapped[Contact] = relationship(back_populates="messages")
+
+
+class Feedback(Base):
+    """"Was this helpful?" answers, anonymous on purpose: no link to her contact."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    helpful: Mapped[bool] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

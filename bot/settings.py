@@ -26,9 +26,39 @@ class Settings(BaseModel):
     hash_key: str
     max_message_chars: int = 2000
 
+    # Telegram: mode off | webhook | polling. Webhook mode registers
+    # f"{telegram_webhook_url}/webhooks/telegram" on start when telegram_webhook_url is set.
+    telegram_mode: str = "off"
+    telegram_token: str = ""
+    telegram_secret: str = ""                 # X-Telegram-Bot-Api-Secret-Token
+    telegram_webhook_url: str = ""            # public base URL of this gateway
+    telegram_api_url: str = "https://api.telegram.org"
+
+    # WhatsApp Cloud API: on when a token and phone number id are set.
+    whatsapp_token: str = ""
+    whatsapp_phone_number_id: str = ""
+    whatsapp_app_secret: str = ""             # X-Hub-Signature-256 key
+    whatsapp_verify_token: str = ""           # webhook verification handshake
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v21.0"
+    # An approved template that tells her a reply is waiting once the 24-hour window has
+    # closed; the reply itself is held until she writes again. Empty: just hold it.
+    whatsapp_template: str = ""
+    whatsapp_template_language: str = "en"
+
+    delivery_max_attempts: int = 8            # then the message is marked failed
+
     @property
     def local(self) -> bool:
         return self.env == "local"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_mode in ("webhook", "polling") and bool(self.telegram_token)
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return bool(self.whatsapp_token and self.whatsapp_phone_number_id)
 
 
 def _local_hash_key() -> str:
@@ -47,6 +77,16 @@ def get_settings() -> Settings:
     hash_key = os.environ.get("HASH_KEY", "")
     if env != "local" and hash_key.lower() in PLACEHOLDERS:
         raise RuntimeError("HASH_KEY must be set to a long random secret outside local mode")
+    channel_values = {name: os.environ[name.upper()] for name in Settings.model_fields
+                      if name.startswith(("telegram_", "whatsapp_")) and name.upper() in os.environ}
+    if channel_values.get("telegram_mode", "off") == "webhook" and \
+            channel_values.get("telegram_secret", "").lower() in PLACEHOLDERS:
+        raise RuntimeError("TELEGRAM_SECRET must be set when TELEGRAM_MODE=webhook: it is how "
+                           "the gateway knows an update really comes from Telegram")
+    if channel_values.get("whatsapp_token") and \
+            channel_values.get("whatsapp_app_secret", "").lower() in PLACEHOLDERS:
+        raise RuntimeError("WHATSAPP_APP_SECRET must be set with WHATSAPP_TOKEN: every webhook "
+                           "is checked against its signature")
     values = {
         "env": env,
         "hash_key": hash_key or _local_hash_key(),
@@ -56,5 +96,6 @@ def get_settings() -> Settings:
             "database_url"].default,
         "rasa_url": os.environ.get("RASA_URL", "http://127.0.0.1:5005"),
         "action_server_url": os.environ.get("ACTION_SERVER_URL", "http://127.0.0.1:5055"),
+        **channel_values,
     }
     return Settings(**values)
