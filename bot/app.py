@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from bot import health
+from bot import health, workspace
 from bot.db import engine_for, migrate, session_factory
 from bot.pipeline import Pipeline
 from bot.rasa_client import RasaClient
@@ -43,9 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = engine_for(settings.database_url)
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         app.state.settings, app.state.engine, app.state.rasa = settings, engine, rasa
+        app.state.workspace_chores = asyncio.create_task(workspace.background(app))
         app.state.pipeline = Pipeline(settings, session_factory(engine), rasa)
         retry = asyncio.create_task(_retry_loop(app.state.pipeline))
         yield
+        app.state.workspace_chores.cancel()
         retry.cancel()
         await rasa.close()
 
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     app.include_router(rest.router)
+    workspace.install(app)  # counsellor pages under /workspace, JSON API under /api/v1
     return app
 
 

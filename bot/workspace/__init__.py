@@ -1,0 +1,98 @@
+"""The counsellor workspace: web pages under /workspace, a JSON API under /api/v1, and the
+queue's background chores (escalation, optional expiry). Mounted on the gateway by
+`install(app)`; `background(app)` runs in the gateway's lifespan.
+
+May touch: the referral tables (bot.referrals), the contact's messages (read; new ones only
+through bot.outbox), the delivery worker's wake-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.orm import Session
+
+from bot.workspace.cases import Refused
+from bot.workspace.deps import LoginRequired
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # pages show her messages: keep them out of caches on shared computers
+    "Cache-Control": "no-store",
+}
+
+
+def install(app: FastAPI) -> None:
+    from bot.workspace import api, web
+
+    app.include_router(web.router)
+    app.include_router(api.router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired):
+        if request.url.path.endswith(".json"):
+            return JSONResponse({"error": "login required"}, status_code=401)
+        target = "/workspace/login"
+        if request.cookies.get("ws_session"):
+            target += "?done=expired"
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused):
+        if request.url.path.startswith("/api/") or request.url.path.endswith(".json"):
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+        return web.page(request, "error.html", None, exc.status, message=exc.message)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        path = request.url.path
+        if path.startswith("/workspace") or path.startswith("/api/v1"):
+            for key, value in SECURITY_HEADERS.items():
+                if key == "Cache-Control" and path.startswith("/workspace/static/"):
+                    continue
+                response.headers.setdefault(key, value)
+        return response
+
+
+def escalate_after_minutes() -> float:
+    return float(os.environ.get("WORKSPACE_ESCALATE_AFTER_MIN", "15"))
+
+
+def expire_after_hours() -> float:
+    return float(os.environ.get("WORKSPACE_EXPIRE_AFTER_HOURS", "0"))   # 0: never
+
+
+def chores(engine) -> tuple[list[int], list[int]]:
+    """One round of the queue's chores; (escalated ids, expired ids)."""
+    from bot.referrals import queue
+
+    with Session(engine) as db:
+        escalated = queue.escalate_overdue(db, after_minutes=escalate_after_minutes())
+        expired = (queue.expire_stale(db, after_hours=expire_after_hours())
+                   if expire_after_hours() > 0 else [])
+        db.commit()
+    return escalated, expired
+
+
+async def background(app: FastAPI, every_s: float = 30.0) -> None:
+    """Escalates cases waiting too long (and expires stale ones where configured)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            escalated, expired = await asyncio.to_thread(chores, app.state.engine)
+            if escalated or expired:
+                log.info("referral queue: %d escalated, %d expired", len(escalated), len(expired))
+        except Exception:  # the next round tries again
+            log.exception("referral queue chores failed")

@@ -1,0 +1,236 @@
+"""What a counsellor does to a case, shared by the web pages and the JSON API: who may see a
+case, the queue as rows, the case with her transcript, and reply/note/transfer/resolve with
+the audit entry and the messages to her that each implies.
+
+The caller commits, then wakes the delivery worker (messages to her are queued rows until
+bot/delivery.py sends them).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from bot import outbox, texts
+from bot.models import Message
+from bot.referrals import queue
+from bot.referrals.hours import aware
+from bot.referrals.models import (CLOSED_STATUSES, OPEN_STATUSES, PRIORITY_NAMES, STATUSES,
+                                  CannedReply, Case, CaseNote, User)
+from bot.workspace.auth import audit
+
+log = logging.getLogger(__name__)
+MAX_REPLY = 4000
+TRANSCRIPT_LIMIT = 300
+RESOLVED_FALLBACK = ("The counsellor has closed this conversation. You can write to me again "
+                     "at any time, and ask for a person again whenever you want.")
+
+
+class Refused(Exception):
+    """Not allowed or not found; the message is safe to show."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def can_view(user: User, case: Case) -> bool:
+    """Need to know: her counsellor, counsellors it is offered to while waiting, admins."""
+    if user.role == "admin":
+        return True
+    if user.role != "counsellor" or not user.active:
+        return False
+    if case.assigned_to == user.id:
+        return True
+    return case.status == "waiting" and queue.may_take(user, case)
+
+
+def get_case(db: Session, user: User, case_id: int) -> Case:
+    case = db.get(Case, case_id)
+    if case is None or not can_view(user, case):
+        # the same answer for "no such case" and "not yours": case numbers reveal nothing
+        raise Refused(404, "No such case, or it is not shared with you.")
+    return case
+
+
+def queue_rows(db: Session, user: User, *, language: str = "", topic: str = "",
+               status: str = "open", scope: str = "mine") -> list[dict]:
+    """Cases for the queue view. scope "mine": offered to me or held by me; "all" (admins):
+    every case."""
+    q = select(Case)
+    if status == "open":
+        q = q.where(Case.status.in_(OPEN_STATUSES))
+    elif status == "closed":
+        q = q.where(Case.status.in_(CLOSED_STATUSES))
+    elif status in STATUSES:
+        q = q.where(Case.status == status)
+    if language:
+        q = q.where(Case.language == language)
+    if topic:
+        q = q.where(Case.topic == topic)
+    if user.role != "admin" or scope != "all":
+        q = q.where(or_(Case.assigned_to == user.id,
+                        (Case.status == "waiting") & queue.eligible(user)))
+    q = q.order_by((Case.status == "waiting").desc(), *queue.QUEUE_ORDER).limit(200)
+    at = now()
+    rows = []
+    for c in db.scalars(q):
+        rows.append(case_summary(c, user, at))
+    return rows
+
+
+def case_summary(c: Case, user: User, at: datetime | None = None) -> dict:
+    at = at or now()
+    waited = (at - aware(c.waiting_since)).total_seconds() if c.status == "waiting" else None
+    return {
+        "id": c.id, "status": c.status, "language": c.language, "topic": c.topic,
+        "priority": PRIORITY_NAMES.get(c.priority, "normal"), "channel": c.channel,
+        "woman_counsellor": bool(c.woman_counsellor), "contact_later": c.contact_later,
+        "escalated": c.escalated_at is not None,
+        "created_at": aware(c.created_at).isoformat(),
+        "waiting_minutes": None if waited is None else int(waited // 60),
+        "assigned_to": c.counsellor.name if c.counsellor else None,
+        "mine": c.assigned_to == user.id,
+        "outcome": c.outcome, "referred_service": c.referred_service,
+    }
+
+
+def transcript(db: Session, case: Case, after_id: int = 0) -> list[dict]:
+    rows = list(db.scalars(select(Message).where(Message.contact_id == case.contact_id,
+                                                 Message.id > after_id)
+                           .order_by(Message.id.desc()).limit(TRANSCRIPT_LIMIT)))
+    return [{"id": m.id, "direction": m.direction, "kind": m.kind, "text": m.text,
+             "status": m.status, "at": aware(m.created_at).isoformat()}
+            for m in reversed(rows)]
+
+
+def case_detail(db: Session, user: User, case_id: int, *, audit_open: bool = True,
+                hash_key: str | None = None) -> dict:
+    case = get_case(db, user, case_id)
+    if audit_open:
+        audit(db, user, "open", case.id)
+    data = case_summary(case, user)
+    data["transcript"] = transcript(db, case)
+    data["notes"] = [{"id": n.id, "author": n.author.name if n.author else "(removed)",
+                      "text": n.text, "at": aware(n.created_at).isoformat()}
+                     for n in case.notes]
+    data["identifier"] = identifier(db, user, case, hash_key) if case.show_identifier else None
+    data["show_identifier"] = case.show_identifier
+    data["held_by_me"] = case.status in ("assigned", "active") and (
+        case.assigned_to == user.id or user.role == "admin")
+    data["can_claim"] = case.status == "waiting" and queue.may_take(user, case)
+    return data
+
+
+def identifier(db: Session, user: User, case: Case, hash_key: str | None = None) -> str | None:
+    """Her channel address, only where she consented; every look is audited."""
+    if not case.show_identifier:
+        return None
+    audit(db, user, "reveal_identifier", case.id)
+    return outbox.reveal_address(case.contact, hash_key)
+
+
+def canned_for(db: Session, language: str) -> list[CannedReply]:
+    return list(db.scalars(select(CannedReply).where(CannedReply.language == language)
+                           .order_by(CannedReply.title)))
+
+
+# -- operations -----------------------------------------------------------------------------------
+def _guard(fn, *args, **kw):
+    try:
+        return fn(*args, **kw)
+    except queue.QueueError as exc:
+        raise Refused(409, str(exc)) from exc
+
+
+def claim(db: Session, user: User, case_id: int | None = None) -> Case:
+    case = queue.claim_next(db, user) if case_id is None else queue.claim(db, user, case_id)
+    if case is None:
+        raise Refused(409, "No case to claim: it was taken by a colleague, or none is waiting "
+                           "for your languages and topics." if case_id else
+                      "No case is waiting for your languages and topics.")
+    audit(db, user, "claim", case.id)
+    return case
+
+
+def reply(db: Session, user: User, case_id: int, text: str) -> Message:
+    text = (text or "").strip()
+    if not text:
+        raise Refused(400, "The reply is empty.")
+    if len(text) > MAX_REPLY:
+        raise Refused(400, f"The reply is longer than {MAX_REPLY} characters.")
+    case = get_case(db, user, case_id)
+    _guard(queue.record_reply, db, case, user)
+    [row] = outbox.enqueue(db, case.contact, [outbox.Reply(text, kind="counsellor")],
+                           language=case.language)
+    audit(db, user, "reply", case.id)
+    return row
+
+
+def note(db: Session, user: User, case_id: int, text: str) -> CaseNote:
+    text = (text or "").strip()
+    if not text:
+        raise Refused(400, "The note is empty.")
+    case = get_case(db, user, case_id)
+    row = CaseNote(case_id=case.id, user_id=user.id, text=text[:MAX_REPLY])
+    db.add(row)
+    audit(db, user, "note", case.id)
+    db.flush()
+    return row
+
+
+def release(db: Session, user: User, case_id: int) -> Case:
+    case = get_case(db, user, case_id)
+    _guard(queue.release, db, case, user)
+    audit(db, user, "release", case.id)
+    return case
+
+
+def transfer(db: Session, user: User, case_id: int, *, to_user: str | int | None = None,
+             to_language: str | None = None) -> Case:
+    case = get_case(db, user, case_id)
+    colleague = None
+    if to_user not in (None, ""):
+        colleague = (db.get(User, int(to_user)) if str(to_user).isdigit()
+                     else db.scalar(select(User).where(User.username == str(to_user))))
+        if colleague is None:
+            raise Refused(400, "No such colleague.")
+    _guard(queue.transfer, db, case, user, to_user=colleague, to_language=to_language or None)
+    audit(db, user, "transfer", case.id,
+          f"to {colleague.username}" if colleague else f"to language {to_language}")
+    return case
+
+
+def resolve(db: Session, user: User, case_id: int, outcome: str,
+            referred_service: str | None = None) -> Case:
+    case = get_case(db, user, case_id)
+    _guard(queue.resolve, db, case, user, outcome, referred_service)
+    outbox.enqueue(db, case.contact, [outbox.Reply(resolved_text(case.language), kind="notice")],
+                   language=case.language)
+    audit(db, user, "resolve", case.id, outcome)
+    return case
+
+
+def set_consent(db: Session, user: User, case_id: int, consent: bool) -> Case:
+    """She agreed (or withdrew her agreement) that her counsellor may see her number."""
+    case = get_case(db, user, case_id)
+    if case.assigned_to != user.id and user.role != "admin":
+        raise Refused(403, "Only her counsellor can record her consent.")
+    case.show_identifier = consent
+    audit(db, user, "consent_identifier" if consent else "withdraw_identifier", case.id)
+    return case
+
+
+def resolved_text(language: str) -> str:
+    try:
+        return texts.text("utter_handoff_resolved", language)
+    except (KeyError, StopIteration):  # the response is not in domain.yml yet
+        log.warning("utter_handoff_resolved missing from domain.yml; sending the fallback")
+        return RESOLVED_FALLBACK

@@ -1,0 +1,40 @@
+"""Words the workspace shows for codes: languages, topics, priorities, statuses, outcomes."""
+
+from nlu.langid import NAMES, SUPPORTED
+
+LANGUAGES = {
+    "en": "English", "da": "Danish", "ar": "Arabic", "so": "Somali", "uk": "Ukrainian",
+    "fa": "Farsi/Dari", "ur": "Urdu", "tr": "Turkish", "ti": "Tigrinya",
+}
+LANGUAGE_CODES = tuple(SUPPORTED)
+
+TOPICS = {
+    "violence": "Violence and safety", "health": "Health", "residence": "Residence permit",
+    "citizenship": "Citizenship", "danish": "Danish courses", "rights": "Rights and money",
+    "everyday": "Everyday life and family", "other": "Other",
+}
+PRIORITIES = {"emergency": "Emergency", "high": "High", "normal": "Normal"}
+STATUSES = {
+    "waiting": "Waiting", "assigned": "Claimed", "active": "In conversation",
+    "resolved": "Resolved", "abandoned": "No contact", "expired": "Expired",
+}
+OUTCOMES = {
+    "referred": "Referred to a service", "resolved_here": "Resolved in the conversation",
+    "no_contact": "She could not be reached",
+}
+DELIVERY = {
+    "queued": "waiting to be sent", "sending": "sending", "sent": "sent",
+    "delivered": "delivered", "read": "read", "failed": "NOT DELIVERED",
+    "held": "HELD: her 24-hour window is closed; sent when she writes again",
+    "created": "stored", "received": "", "processed": "", "pending": "waiting for the bot",
+}
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+ROLES = {"counsellor": "Counsellor", "editor": "Content editor", "admin": "Administrator"}
+
+
+def language(code: str | None) -> str:
+    if not code:
+        return "unknown"
+    name = LANGUAGES.get(code, code)
+    native = NAMES.get(code)
+    return f"{name} ({native})" if native and native != name else name

@@ -1,0 +1,104 @@
+// Counsellor workspace: live updates by polling, and canned replies into the reply box.
+// Everything works without this script; it only saves reloading. Text from the server is
+// put in with textContent, never as HTML.
+(function () {
+  "use strict";
+  const EVERY_MS = 4000;
+  const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const L = {
+    priority: { emergency: "Emergency", high: "High", normal: "Normal" },
+    status: { waiting: "Waiting", assigned: "Claimed", active: "In conversation", resolved: "Resolved", abandoned: "No contact", expired: "Expired" },
+    delivery: { queued: "waiting to be sent", sending: "sending", sent: "sent", delivered: "delivered", read: "read", failed: "NOT DELIVERED", held: "HELD: her 24-hour window is closed; sent when she writes again", created: "stored", pending: "waiting for the bot" },
+  };
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v);
+    }
+    for (const c of children) node.append(c);
+    return node;
+  }
+
+  function poll(url, apply) {
+    let last = "";
+    async function tick() {
+      try {
+        const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+        if (r.status === 401) { window.location = "/workspace/login?done=expired"; return; }
+        if (r.ok) {
+          const text = await r.text();
+          if (text !== last) { last = text; apply(JSON.parse(text)); }
+        }
+      } catch (e) { /* network hiccup: try again next tick */ }
+      setTimeout(tick, EVERY_MS);
+    }
+    setTimeout(tick, EVERY_MS);
+  }
+
+  // Queue: rebuild the rows from /workspace/queue.json.
+  const queue = document.getElementById("queue-rows");
+  if (queue) {
+    const table = queue.closest("table");
+    const lang = {};
+    document.querySelectorAll("#f-language option").forEach(o => { if (o.value) lang[o.value] = o.textContent; });
+    const topic = {};
+    document.querySelectorAll("#f-topic option").forEach(o => { if (o.value) topic[o.value] = o.textContent; });
+    poll(table.dataset.poll, data => {
+      const rows = data.cases.map(c => {
+        const link = el("a", { href: "/workspace/cases/" + c.id }, "#" + c.id);
+        const prio = el("td", {}, el("span", { class: "badge p-" + c.priority }, L.priority[c.priority]));
+        if (c.escalated) prio.append(" ", el("span", { class: "badge esc" }, "waited long"));
+        const wishes = [c.woman_counsellor ? "a woman counsellor" : "", c.contact_later ? "may be contacted later" : ""].filter(Boolean).join("; ");
+        let status = L.status[c.status] || c.status;
+        if (c.assigned_to) status += " · " + (c.mine ? "you" : c.assigned_to);
+        let action;
+        if (c.status === "waiting") {
+          action = el("form", { method: "post", action: "/workspace/cases/" + c.id + "/claim" },
+            el("input", { type: "hidden", name: "csrf", value: csrf }), el("button", { type: "submit" }, "Claim"));
+        } else {
+          action = el("a", { href: "/workspace/cases/" + c.id }, "Open");
+        }
+        return el("tr", { class: "p-" + c.priority + (c.mine ? " mine" : "") },
+          el("td", {}, link), prio, el("td", {}, lang[c.language] || c.language),
+          el("td", {}, topic[c.topic] || c.topic),
+          el("td", {}, c.waiting_minutes === null ? "–" : c.waiting_minutes + " min"),
+          el("td", {}, wishes), el("td", {}, status), el("td", {}, action));
+      });
+      if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: "8", class: "empty" }, "No cases here right now.")));
+      queue.replaceChildren(...rows);
+      const status = document.getElementById("queue-status");
+      if (status) status.textContent = data.waiting + " waiting · updates every few seconds";
+    });
+  }
+
+  // Case: refresh the transcript (her new messages, delivery states of ours).
+  const transcript = document.getElementById("transcript");
+  if (transcript) {
+    poll(transcript.dataset.poll, data => {
+      const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+      const items = data.transcript.map(m => {
+        const problem = m.status === "failed" || m.status === "held";
+        const who = m.direction === "in" ? "She wrote" : m.kind === "counsellor" ? "Counsellor" : m.kind === "emergency" ? "Bot · emergency numbers" : "Bot";
+        const li = el("li", { class: "msg " + (m.direction === "in" ? "in" : "out") + " k-" + m.kind + (problem ? " problem" : ""), "data-id": m.id },
+          el("span", { class: "who" }, who), el("span", { class: "when" }, m.at.slice(11, 16) + " UTC"),
+          el("p", { dir: "auto" }, m.text));
+        if (m.direction === "out" && L.delivery[m.status]) li.append(el("span", { class: "delivery" }, L.delivery[m.status]));
+        return li;
+      });
+      transcript.replaceChildren(...items);
+      if (atBottom) transcript.scrollTop = transcript.scrollHeight;
+      const status = document.getElementById("case-status");
+      if (status && L.status[data.status]) status.textContent = L.status[data.status];
+    });
+    transcript.scrollTop = transcript.scrollHeight;
+  }
+
+  // Canned replies: choosing one puts its text in the reply box, to edit before sending.
+  document.querySelectorAll("select[data-target]").forEach(select => {
+    select.addEventListener("change", () => {
+      const box = document.getElementById(select.dataset.target);
+      if (box && select.value) { box.value = select.value; box.focus(); }
+    });
+  });
+})();

@@ -1,0 +1,416 @@
+"""The counsellor workspace's web pages under /workspace: login, queue, case, canned replies,
+admin. Server-rendered (Jinja2), plain forms that work without JavaScript; a small script
+polls JSON endpoints for live updates.
+
+Every POST carries the session's CSRF token; the session cookie is HttpOnly and
+SameSite=Strict. Opening a case is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time as clock
+from datetime import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bot.referrals import hours
+from bot.referrals.models import (ROLES, AuditLog, CannedReply, Case, OpeningHours, User)
+from bot.workspace import auth, cases, labels
+from bot.workspace.deps import (COOKIE, LOGIN_COOKIE, Login, check_csrf, db_session, form,
+                                hash_key, wake_delivery, web_login)
+
+HERE = Path(__file__).resolve().parent
+STATIC = {"workspace.css": "text/css", "workspace.js": "text/javascript"}
+PREFIX = "/workspace"
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals.update(labels=labels)
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+NOTICES = {
+    "claimed": "The case is yours. She has not been told yet: say hello.",
+    "replied": "Your reply is on its way to her.",
+    "noted": "Note saved. Notes are never sent to her.",
+    "released": "The case is back in the queue, in its old place.",
+    "transferred": "The case has been transferred.",
+    "resolved": "The case is resolved. She has been told that the bot answers again.",
+    "consent": "Her consent has been recorded.",
+    "saved": "Saved.",
+    "logged_out": "You are logged out.",
+    "expired": "Your session has ended. Please log in again.",
+}
+
+# Failed logins per (username, address), per app: five in 15 minutes lock that pair for 15
+# minutes. In memory: a restart forgets them, which is acceptable for one gateway process.
+LOCK_WINDOW_S, LOCK_AFTER = 15 * 60, 5
+
+
+def _failures(request: Request) -> dict[tuple[str, str], list[float]]:
+    if not hasattr(request.app.state, "workspace_login_failures"):
+        request.app.state.workspace_login_failures = {}
+    return request.app.state.workspace_login_failures
+
+
+def _secure(request: Request) -> bool:
+    settings = getattr(request.app.state, "settings", None)
+    return request.url.scheme == "https" or (settings is not None and not settings.local)
+
+
+def page(request: Request, name: str, login: Login | None, status: int = 200, **ctx):
+    ctx.update(login=login, user=login.user if login else None,
+               csrf=login.session.csrf_token if login and login.session else "",
+               notice=NOTICES.get(request.query_params.get("done", "")))
+    return templates.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def back(path: str, done: str | None = None, **params) -> RedirectResponse:
+    query = {**params, **({"done": done} if done else {})}
+    return RedirectResponse(PREFIX + path + ("?" + urlencode(query) if query else ""),
+                            status_code=303)
+
+
+# -- static files and login -----------------------------------------------------------------------
+@router.get("/static/{name}")
+def static(name: str):
+    if name not in STATIC:
+        return Response(status_code=404)
+    return FileResponse(HERE / "static" / name, media_type=STATIC[name],
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.get("")
+@router.get("/")
+def home():
+    return back("/queue")
+
+
+@router.get("/login")
+def login_page(request: Request, db: Session = Depends(db_session)):
+    if auth.session_for(db, request.cookies.get(COOKIE)) is not None:
+        db.commit()
+        return back("/queue")
+    return _login_form(request)
+
+
+def _login_form(request: Request, error: str = "", status: int = 200):
+    token = secrets.token_urlsafe(24)
+    response = page(request, "login.html", None, status, login_csrf=token, error=error)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict",
+                        secure=_secure(request), path=PREFIX, max_age=3600)
+    return response
+
+
+@router.post("/login")
+def login(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
+    if not data.get("csrf") or data.get("csrf") != request.cookies.get(LOGIN_COOKIE):
+        return _login_form(request, "The login form had expired. Please try again.", 403)
+    username = (data.get("username") or "").strip().lower()
+    key = (username, request.client.host if request.client else "")
+    now = clock.monotonic()
+    failures = _failures(request)
+    recent = [t for t in failures.get(key, []) if now - t < LOCK_WINDOW_S]
+    if len(recent) >= LOCK_AFTER:
+        failures[key] = recent
+        return _login_form(request, "Too many failed attempts. Wait 15 minutes, or ask an "
+                                    "administrator to reset your password.", 429)
+    user = auth.authenticate(db, username, data.get("password") or "")
+    if user is None:
+        failures[key] = recent + [now]
+        auth.audit(db, None, "login_failed", detail=username[:60])
+        db.commit()
+        return _login_form(request, "The username or password is not right.", 401)
+    failures.pop(key, None)
+    token, _ = auth.start_session(db, user)
+    auth.audit(db, user, "login")
+    db.commit()
+    response = back("/queue" if user.role != "editor" else "/canned")
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=_secure(request),
+                        path=PREFIX, max_age=int(auth.absolute_timeout().total_seconds()))
+    response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
+    login = web_login(request, db)
+    check_csrf(login, data)
+    auth.audit(db, login.user, "logout")
+    auth.end_session(db, request.cookies.get(COOKIE))
+    db.commit()
+    response = RedirectResponse(PREFIX + "/login?done=logged_out", status_code=303)
+    response.delete_cookie(COOKIE, path=PREFIX)
+    return response
+
+
+# -- queue ----------------------------------------------------------------------------------------
+def _filters(request: Request, login: Login) -> dict:
+    q = request.query_params
+    return {"language": q.get("language", ""), "topic": q.get("topic", ""),
+            "status": q.get("status", "open"),
+            "scope": q.get("scope", "mine") if login.user.role == "admin" else "mine"}
+
+
+@router.get("/queue")
+def queue_page(request: Request, db: Session = Depends(db_session)):
+    login = web_login(request, db, ("counsellor", "admin"))
+    filters = _filters(request, login)
+    rows = cases.queue_rows(db, login.user, **filters)
+    db.commit()
+    return page(request, "queue.html", login, rows=rows, filters=filters,
+                open_now=hours.open_now(db, cases.now()),
+                next_opening=hours.opening_text(hours.next_opening(db, cases.now()), "en"))
+
+
+@router.get("/queue.json")
+def queue_json(request: Request, db: Session = Depends(db_session)):
+    login = web_login(request, db, ("counsellor", "admin"))
+    rows = cases.queue_rows(db, login.user, **_filters(request, login))
+    db.commit()
+    return JSONResponse({"cases": rows, "waiting": sum(r["status"] == "waiting" for r in rows)},
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.post("/claim-next")
+def claim_next(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
+    login = web_login(request, db, ("counsellor", "admin"))
+    check_csrf(login, data)
+    case = cases.claim(db, login.user)
+    db.commit()
+    return back(f"/cases/{case.id}", "claimed")
+
+
+# -- one case -------------------------------------------------------------------------------------
+@router.get("/cases/{case_id}")
+def case_page(case_id: int, request: Request, db: Session = Depends(db_session)):
+    login = web_login(request, db, ("counsellor", "admin"))
+    detail = cases.case_detail(db, login.user, case_id, hash_key=hash_key(request))
+    case = db.get(Case, case_id)
+    colleagues = list(db.scalars(select(User).where(
+        User.active.is_(True), User.role.in_(("counsellor", "admin")), User.id != login.user.id)
+        .order_by(User.username)))
+    canned = cases.canned_for(db, case.language)
+    db.commit()
+    return page(request, "case.html", login, case=detail, colleagues=colleagues, canned=canned)
+
+
+@router.get("/cases/{case_id}/messages.json")
+def case_messages(case_id: int, request: Request, db: Session = Depends(db_session)):
+    login = web_login(request, db, ("counsellor", "admin"))
+    case = cases.get_case(db, login.user, case_id)
+    body = {"status": case.status, "transcript": cases.transcript(db, case)}
+    db.commit()
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def _case_post(request: Request, data: dict, db: Session) -> Login:
+    login = web_login(request, db, ("counsellor", "admin"))
+    check_csrf(login, data)
+    return login
+
+
+@router.post("/cases/{case_id}/claim")
+def claim(case_id: int, request: Request, data: dict = Depends(form),
+          db: Session = Depends(db_session)):
+    login = _case_post(request, data, db)
+    cases.claim(db, login.user, case_id)
+    db.commit()
+    return back(f"/cases/{case_id}", "claimed")
+
+
+@router.post("/cases/{case_id}/reply")
+def reply(case_id: int, request: Request, data: dict = Depends(form),
+          db: Session = Depends(db_session)):
+    login = _case_post(request, data, db)
+    cases.reply(db, login.user, case_id, data.get("text", ""))
+    db.commit()
+    wake_delivery(request)
+    return back(f"/cases/{case_id}", "replied")
+
+
+@router.post("/cases/{case_id}/note")
+def note(case_id: int, request: Request, data: dict = Depends(form),
+         db: Session = Depends(db_session)):
+    login = _case_post(request, data, db)
+    cases.note(db, login.user, case_id, data.get("text", ""))
+    db.commit()
+    return back(f"/cases/{case_id}", "noted")
+
+
+@router.post("/cases/{case_id}/release")
+def release(case_id: int, request: Request, data: dict = Depends(form),
+            db: Session = Depends(db_session)):
+    login = _case_post(request, data, db)
+    cases.release(db, login.user, case_id)
+    db.commit()
+    return back("/queue", "released")
+
+
+@router.post("/cases/{case_id}/transfer")
+def transfer(case_id: int, request: Request, data: dict = Depends(form),
+             db: Session = Depends(db_session)):
+    login = _case_post(request, data, db)
+    cases.transfer(db, login.user, case_id, to_user=data.get("to_user") or None,
+                   to_language=data.get("to_language") or None)
+    db.commit()
+    return back("/queue", "transferred")
+
+
+@router.post("/cases/{case_id}/resolve")
+def resolve(case_id: int, request: Request, data: dict = Depends(form),
+            db: Session = Depends(db_session)):
+    login = _case_post(request, data, db)
+    cases.resolve(db, login.user, case_id, data.get("outcome", ""),
+                  data.get("referred_service"))
+    db.commit()
+    wake_delivery(request)
+    return back("/queue", "resolved")
+
+
+@router.post("/cases/{case_id}/consent")
+def consent(case_id: int, request: Request, data: dict = Depends(form),
+            db: Session = Depends(db_session)):
+    login = _case_post(request, data, db)
+    cases.set_consent(db, login.user, case_id, data.get("consent") == "yes")
+    db.commit()
+    return back(f"/cases/{case_id}", "consent")
+
+
+# -- canned replies (editors and admins) -----------------------------------------------------------
+@router.get("/canned")
+def canned_page(request: Request, db: Session = Depends(db_session)):
+    login = web_login(request, db, ("editor", "admin"))
+    rows = list(db.scalars(select(CannedReply).order_by(CannedReply.language,
+                                                        CannedReply.title)))
+    db.commit()
+    return page(request, "canned.html", login, rows=rows)
+
+
+@router.post("/canned")
+def canned_add(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
+    login = web_login(request, db, ("editor", "admin"))
+    check_csrf(login, data)
+    title, text, lang = (data.get(k, "").strip() for k in ("title", "text", "language"))
+    if not (title and text) or lang not in labels.LANGUAGES:
+        raise cases.Refused(400, "A canned reply needs a language, a title and a text.")
+    db.add(CannedReply(language=lang, title=title[:100], text=text))
+    auth.audit(db, login.user, "canned_add", detail=f"{lang}: {title[:60]}")
+    db.commit()
+    return back("/canned", "saved")
+
+
+@router.post("/canned/{reply_id}/delete")
+def canned_delete(reply_id: int, request: Request, data: dict = Depends(form),
+                  db: Session = Depends(db_session)):
+    login = web_login(request, db, ("editor", "admin"))
+    check_csrf(login, data)
+    db.execute(delete(CannedReply).where(CannedReply.id == reply_id))
+    auth.audit(db, login.user, "canned_delete", detail=str(reply_id))
+    db.commit()
+    return back("/canned", "saved")
+
+
+# -- admin ----------------------------------------------------------------------------------------
+@router.get("/admin")
+def admin_page(request: Request, db: Session = Depends(db_session)):
+    login = web_login(request, db, ("admin",))
+    return _admin(request, db, login)
+
+
+def _admin(request: Request, db: Session, login: Login, **extra):
+    users = list(db.scalars(select(User).order_by(User.role, User.username)))
+    periods = {row.weekday: row for row in db.scalars(select(OpeningHours))}
+    log = list(db.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(40)))
+    db.commit()
+    return page(request, "admin.html", login, users=users, periods=periods, log=log,
+                roles=ROLES, **extra)
+
+
+def _user_fields(data: dict) -> dict:
+    langs = [c for c in labels.LANGUAGE_CODES if data.get(f"lang_{c}")]
+    topics = [t for t in labels.TOPICS if data.get(f"topic_{t}")]
+    role = data.get("role", "counsellor")
+    if role not in ROLES:
+        raise cases.Refused(400, "Unknown role.")
+    return {"languages": ",".join(langs), "topics": ",".join(topics), "role": role,
+            "is_woman": data.get("is_woman") == "yes",
+            "display_name": data.get("display_name", "").strip()[:100]}
+
+
+@router.post("/admin/users")
+def admin_create_user(request: Request, data: dict = Depends(form),
+                      db: Session = Depends(db_session)):
+    login = web_login(request, db, ("admin",))
+    check_csrf(login, data)
+    fields = _user_fields(data)
+    try:
+        user = auth.create_user(db, data.get("username", ""), data.get("password", ""), **fields)
+    except ValueError as exc:
+        raise cases.Refused(400, str(exc)) from exc
+    auth.audit(db, login.user, "user_create", detail=user.username)
+    db.commit()
+    return back("/admin", "saved")
+
+
+@router.post("/admin/users/{user_id}")
+def admin_update_user(user_id: int, request: Request, data: dict = Depends(form),
+                      db: Session = Depends(db_session)):
+    login = web_login(request, db, ("admin",))
+    check_csrf(login, data)
+    user = db.get(User, user_id)
+    if user is None:
+        raise cases.Refused(404, "No such account.")
+    for key, value in _user_fields(data).items():
+        setattr(user, key, value)
+    active = data.get("active") == "yes"
+    if user.id == login.user.id and (not active or user.role != "admin"):
+        raise cases.Refused(400, "You cannot deactivate yourself or remove your own admin role.")
+    user.active = active
+    if data.get("password"):
+        try:
+            user.password_hash = auth.hash_password(data["password"])
+        except ValueError as exc:
+            raise cases.Refused(400, str(exc)) from exc
+    auth.audit(db, login.user, "user_update", detail=user.username)
+    db.commit()
+    return back("/admin", "saved")
+
+
+@router.post("/admin/hours")
+def admin_hours(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
+    login = web_login(request, db, ("admin",))
+    check_csrf(login, data)
+    rows = []
+    for day in range(7):
+        opens, closes = data.get(f"opens_{day}", ""), data.get(f"closes_{day}", "")
+        if not opens and not closes:
+            continue
+        try:
+            rows.append(OpeningHours(weekday=day, opens=time.fromisoformat(opens),
+                                     closes=time.fromisoformat(closes),
+                                     timezone=hours.DEFAULT_TZ))
+        except ValueError as exc:
+            raise cases.Refused(400, f"{labels.WEEKDAYS[day]}: give both times as HH:MM, or "
+                                     "leave both empty for closed.") from exc
+    db.execute(delete(OpeningHours))
+    db.add_all(rows)
+    auth.audit(db, login.user, "hours_update")
+    db.commit()
+    return back("/admin", "saved")
+
+
+@router.post("/admin/tokens")
+def admin_token(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
+    login = web_login(request, db, ("admin",))
+    check_csrf(login, data)
+    user = db.get(User, int(data.get("user_id") or 0))
+    if user is None:
+        raise cases.Refused(400, "Choose the account the token acts for.")
+    token = auth.create_token(db, user, data.get("name", ""))
+    auth.audit(db, login.user, "token_create", detail=f"for {user.username}")
+    return _admin(request, db, login, new_token=token, token_user=user.username)
