@@ -6,4 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$(pwd)" HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false RASA_TELEMETRY_ENABLED=false
 export OPENBLAS_NUM_THREADS=1  # see bot/stack.py
+# tests/browser drive Debian's Chromium through Playwright; install it once where missing
+# (a clean CI machine). Without root or apt the browser tests skip, or fail under CI=true.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "==> installing Chromium for the browser tests" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+         apt-get install -y -q chromium chromium-driver >/dev/null; } \
+    || echo "==> could not install Chromium; the browser tests will say so" >&2
+fi
 exec .venv/bin/python -m pytest "$@"
