@@ -15,10 +15,11 @@ from fastapi.responses import JSONResponse
 
 from bot import health, workspace
 from bot.db import engine_for, migrate, session_factory
+from bot.delivery import Delivery
 from bot.pipeline import Pipeline
 from bot.rasa_client import RasaClient
 from bot.settings import Settings, get_settings
-from connectors import rest
+from connectors import rest, telegram, whatsapp
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,19 @@ async def _retry_loop(pipeline: Pipeline, every_s: float = 5.0) -> None:
             log.exception("retrying pending messages failed")
 
 
+def _senders(settings: Settings) -> dict:
+    senders = {}
+    if settings.telegram_enabled:
+        senders["telegram"] = telegram.TelegramSender(
+            telegram.make_bot(settings.telegram_token, settings.telegram_api_url))
+    if settings.whatsapp_enabled:
+        senders["whatsapp"] = whatsapp.WhatsAppSender(
+            settings.whatsapp_api_url, settings.whatsapp_api_version,
+            settings.whatsapp_phone_number_id, settings.whatsapp_token,
+            settings.whatsapp_template)
+    return senders
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -44,11 +58,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         app.state.settings, app.state.engine, app.state.rasa = settings, engine, rasa
         app.state.workspace_chores = asyncio.create_task(workspace.background(app))
-        app.state.pipeline = Pipeline(settings, session_factory(engine), rasa)
-        retry = asyncio.create_task(_retry_loop(app.state.pipeline))
+        sessions = session_factory(engine)
+        senders = _senders(settings)
+        app.state.telegram, app.state.whatsapp = senders.get("telegram"), senders.get("whatsapp")
+        app.state.delivery = delivery = Delivery(settings, sessions, senders)
+        app.state.pipeline = Pipeline(settings, sessions, rasa, on_queued=delivery.wake)
+        tasks = [asyncio.create_task(_retry_loop(app.state.pipeline)),
+                 asyncio.create_task(delivery.run())]
+        if app.state.telegram and settings.telegram_mode == "polling":
+            tasks.append(asyncio.create_task(
+                telegram.poll(app.state.pipeline, app.state.telegram, delivery.wake)))
+        elif app.state.telegram and settings.telegram_webhook_url:
+            await telegram.register_webhook(app.state.telegram, settings.telegram_webhook_url,
+                                            settings.telegram_secret)
         yield
         app.state.workspace_chores.cancel()
-        retry.cancel()
+        if app.state.telegram and settings.telegram_mode == "webhook" \
+                and settings.telegram_webhook_url:
+            await telegram.unregister_webhook(app.state.telegram)
+        for task in tasks:
+            task.cancel()
+        await delivery.close()
         await rasa.close()
 
     app = FastAPI(title="Orientation bot gateway", lifespan=lifespan)
@@ -61,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(rest.router)
     workspace.install(app)  # counsellor pages under /workspace, JSON API under /api/v1
+    app.include_router(telegram.router)
+    app.include_router(whatsapp.router)
     return app
 
 

@@ -125,8 +125,8 @@ def split_text(text: str, limit: int) -> list[str]:
     return [p for p in parts if p]
 
 
-def backoff_s(attempts: int) -> float:
-    return min(2.0 ** attempts, 300.0)
+def backoff_s(attempts: int, base: float = 2.0) -> float:
+    return min(base * 2.0 ** (attempts - 1), 300.0)
 
 
 class Delivery:
@@ -222,7 +222,8 @@ class Delivery:
                 if not exc.retryable or attempts >= self.settings.delivery_max_attempts:
                     log.warning("message %s failed for good: %s", message_id, exc.reason)
                     return self._finish(db, message, "failed")
-                delay = exc.retry_after if exc.retry_after is not None else backoff_s(attempts)
+                delay = exc.retry_after if exc.retry_after is not None else \
+                    backoff_s(attempts, self.settings.delivery_backoff_s)
                 message.next_attempt_at = utcnow() + timedelta(seconds=delay)
                 return self._finish(db, message, "queued")
         with self.sessions() as db:

@@ -7,7 +7,12 @@ Guarantees, in this order: a message that signals danger gets the emergency numb
 even when Rasa or the action server is down; a message is never lost (kept `pending` while
 Rasa is unreachable, answered by the retry worker later); a redelivered message gets the
 replies already given instead of being processed twice; one woman's messages are handled one
-at a time, in order.
+at a time, in order. While a counsellor holds her case the bot is silent: her messages are
+only stored, for the counsellor's transcript (bot/referrals), except that danger still gets
+the emergency numbers at once.
+
+Replies are stored through bot/outbox.py: the REST channel returns them in its HTTP answer,
+push channels (Telegram, WhatsApp) get them from the delivery worker (bot/delivery.py).
 """
 
 from __future__ import annotations
@@ -20,17 +25,22 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import safety, texts
-from bot.models import Contact, Message, utcnow
+from bot import outbox, safety, texts
+from bot.delivery import release_held
+from bot.models import Contact, Feedback, Message, utcnow
+from bot.outbox import PUSH_CHANNELS, Reply
 from bot.rasa_client import ActionServerProbe, RasaClient, RasaUnavailable
 from bot.settings import Settings
 from nlu import langid
 
 log = logging.getLogger(__name__)
+STUCK = timedelta(minutes=2)  # a message still `received` this long after arrival was
+                              # interrupted (a crash mid-processing): answer it again
 _CHOOSE_LANGUAGE = re.compile(r'^/choose_language\{"language":\s*"(\w+)"\}$')
 
 
@@ -41,13 +51,8 @@ class Inbound:
     text: str = ""
     external_id: str | None = None  # the channel's message id, for idempotency
     kind: str = "text"              # text | voice | image | document | sticker | location | other
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    buttons: tuple[dict, ...] = ()
-    kind: str = "text"              # text | emergency | notice
+    address: str | None = None      # where a push channel answers her; stored encrypted
+    language_hint: str | None = None  # e.g. Telegram's language_code: only a default
 
 
 @dataclass
@@ -59,13 +64,15 @@ class Outcome:
     erased: bool = False
     pending: bool = False
     danger: bool = False
+    silent: bool = False            # a counsellor holds her case: the bot said nothing
 
 
 class Pipeline:
     def __init__(self, settings: Settings, sessions: sessionmaker, rasa: RasaClient,
-                 actions: ActionServerProbe | None = None):
+                 actions: ActionServerProbe | None = None, on_queued=None):
         self.settings, self.sessions, self.rasa = settings, sessions, rasa
         self.actions = actions or ActionServerProbe(rasa.http, settings.action_server_url)
+        self.on_queued = on_queued or (lambda: None)  # wakes the delivery worker
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def user_hash(self, channel: str, user_id: str) -> str:
@@ -102,6 +109,10 @@ class Pipeline:
             db.add(contact)
             db.flush()
         contact.last_seen_at = utcnow()
+        if inbound.address and contact.channel in PUSH_CHANNELS:
+            self._remember_address(contact, inbound.address)
+        if contact.channel == "whatsapp":
+            release_held(db, contact)  # she wrote: the 24-hour window is open again
 
         if inbound.external_id:
             seen = db.scalar(select(Message).where(Message.contact_id == contact.id,
@@ -111,14 +122,19 @@ class Pipeline:
                                contact.id, duplicate=True)
 
         raw = inbound.text or ""
-        found = langid.detect(raw)
+        # an intent payload from a button or command says nothing about her language
+        found = langid.detect(raw) if not raw.startswith("/") else langid.Detection(None, 0.0, False)
         unclear = contact.language is None and found.language is None
+        if unclear and inbound.language_hint in langid.SUPPORTED and raw != "/greet":
+            contact.language, unclear = inbound.language_hint, False
         language = self._language(contact, raw, found)
         message = Message(contact_id=contact.id, direction="in", external_id=inbound.external_id,
                           kind=inbound.kind, text=raw[: self.settings.max_message_chars],
                           language=language)
         db.add(message)
-        db.flush()
+        # Stored before anything can fail, and no transaction stays open while Rasa thinks:
+        # with SQLite, a write lock held across an await would stall every other coroutine.
+        db.commit()
 
         screening = safety.screen(raw)
         replies: list[Reply] = []
@@ -126,11 +142,15 @@ class Pipeline:
             replies.append(Reply(texts.text("utter_emergency", language), kind="emergency"))
 
         outcome = Outcome(replies, language, contact.id, danger=screening.danger)
-        if inbound.kind != "text":
+        if screening.danger:
+            self._referrals().flag_danger(db, contact.id)
+        if self._referrals().holding_case(db, contact.id) is not None:
+            outcome.silent = True  # the counsellor answers; she sees this in her transcript
+        elif inbound.kind != "text":
             replies.append(self._bot_reply("utter_unsupported_media", language))
         elif not raw.strip():
             replies.append(self._bot_reply("utter_help", language))
-        elif unclear and not raw.startswith("/") and not screening.danger:
+        elif unclear and (raw == "/greet" or not raw.startswith("/")) and not screening.danger:
             contact.language = None  # still unknown: ask, in every language at once
             replies.append(self._bot_reply("utter_ask_language", None))
         else:
@@ -142,22 +162,27 @@ class Pipeline:
         message.status = "pending" if outcome.pending else "processed"
         self._store_replies(db, contact, message, replies)
         db.commit()
+        if contact.channel in PUSH_CHANNELS:
+            self.on_queued()
         return outcome
 
-    async def retry_pending(self, deliver=None) -> int:
+    async def retry_pending(self) -> int:
         """Answers messages kept while Rasa was unreachable, oldest first; stops at the first
-        that still fails. `deliver(contact, replies)` sends them on her channel, where the
-        channel can push (REST cannot: its replies stay stored for the transcript)."""
+        that still fails. On push channels the answers go out through the delivery worker;
+        on REST they stay stored for the transcript (REST cannot push)."""
         with self.sessions() as db:
             pending = db.execute(select(Message.id, Contact.user_hash).join(Contact)
-                                 .where(Message.direction == "in", Message.status == "pending")
+                                 .where(Message.direction == "in",
+                                        (Message.status == "pending")
+                                        | ((Message.status == "received")
+                                           & (Message.created_at < utcnow() - STUCK)))
                                  .order_by(Message.id)).all()
         done = 0
         for message_id, uhash in pending:
             async with self._locks[uhash]:
                 with self.sessions() as db:
                     message = db.get(Message, message_id)
-                    if message is None or message.status != "pending":
+                    if message is None or message.status not in ("pending", "received"):
                         continue
                     contact = message.contact
                     outcome = Outcome([], message.language or "en", contact.id)
@@ -169,10 +194,34 @@ class Pipeline:
                         message.status = "processed"
                         self._store_replies(db, contact, message, outcome.replies)
                     db.commit()
-                    if deliver and not outcome.erased:
-                        await deliver(contact, outcome.replies)
+                    self.on_queued()
                     done += 1
         return done
+
+    def button_payload(self, channel: str, user_id: str, data: str) -> str | None:
+        """A pressed button's payload. Buttons on push channels carry only `b:<message>:<n>`
+        (Telegram allows 64 bytes); the payload is read from the stored message, and only if
+        that message was sent to this same woman."""
+        parts = data.split(":")
+        if len(parts) != 3 or parts[0] != "b" or not (parts[1].isdigit() and parts[2].isdigit()):
+            return None
+        uhash = self.user_hash(channel, user_id)
+        with self.sessions() as db:
+            message = db.scalar(select(Message).join(Contact).where(
+                Message.id == int(parts[1]), Message.direction == "out",
+                Contact.channel == channel, Contact.user_hash == uhash))
+            buttons = outbox.buttons_of(message) if message is not None else []
+        index = int(parts[2])
+        return buttons[index].get("payload") if index < len(buttons) else None
+
+    def _remember_address(self, contact: Contact, address: str) -> None:
+        if outbox.reveal_address(contact, self.settings.hash_key) != address:
+            contact.address_enc = outbox.seal_address(address, self.settings.hash_key)
+
+    @staticmethod
+    def _referrals():
+        from bot import referrals  # the referral queue (issue 6); imported late: optional
+        return referrals
 
     def _language(self, contact: Contact, text: str, found: langid.Detection) -> str:
         chosen = _CHOOSE_LANGUAGE.match(text.strip())
@@ -209,6 +258,12 @@ class Pipeline:
                 outcome.erased = True
             if custom.get("set_language") in langid.SUPPORTED:
                 contact.language, contact.language_chosen = custom["set_language"], True
+            if isinstance(custom.get("feedback"), dict):
+                feedback = custom["feedback"]
+                db.add(Feedback(entry_id=feedback.get("entry_id"), language=outcome.language,
+                                helpful=bool(feedback.get("helpful"))))
+            if isinstance(custom.get("handoff"), dict):
+                outcome.replies.append(self._refer(db, contact, custom["handoff"], outcome))
             body = answer.get("text") or ""
             if not body or body in already:  # the emergency text is given once, first
                 continue
@@ -216,6 +271,29 @@ class Pipeline:
             outcome.replies.append(Reply(body, tuple(answer.get("buttons") or ())))
         if len(raw) > self.settings.max_message_chars:
             outcome.replies.append(self._bot_reply("utter_message_too_long", outcome.language))
+
+    def _refer(self, db: Session, contact: Contact, request: dict, outcome: Outcome) -> Reply:
+        """Creates her referral case and tells her honestly what happens next: how many are
+        waiting before her, or when the service opens."""
+        language = outcome.language
+        priority = "emergency" if outcome.danger else str(request.get("priority") or "normal")
+        try:
+            with db.begin_nested():
+                case = self._referrals().create_case(
+                    db, contact, topic=str(request.get("topic") or "other"), language=language,
+                    priority=priority, woman_counsellor=request.get("woman_counsellor"),
+                    contact_later=bool(request.get("contact_later")))
+        except Exception:
+            log.exception("could not create a referral case")
+            return self._bot_reply("utter_handoff_unavailable", language)
+        if not case.created:
+            return self._bot_reply("utter_handoff_already", language)
+        if case.open_now:
+            text = texts.text("utter_handoff_queued", language)
+            return Reply(_fill(text, waiting=case.waiting_ahead), kind="notice")
+        opens = case.opens_at.strftime("%d.%m. %H:%M") if case.opens_at else "?"
+        return Reply(_fill(texts.text("utter_handoff_closed", language), opens=opens),
+                     kind="notice")
 
     async def _erase(self, db: Session, contact: Contact) -> None:
         """Her conversation and everything known about her, here and in Rasa's tracker."""
@@ -234,11 +312,7 @@ class Pipeline:
     @staticmethod
     def _store_replies(db: Session, contact: Contact, message: Message,
                        replies: list[Reply]) -> None:
-        for r in replies:
-            db.add(Message(contact_id=contact.id, direction="out", reply_to_id=message.id,
-                           kind=r.kind, text=r.text, language=message.language,
-                           payload=json.dumps(list(r.buttons)) if r.buttons else None,
-                           status="created"))
+        outbox.enqueue(db, contact, replies, reply_to=message)
 
     @staticmethod
     def _stored_replies(db: Session, message: Message) -> list[Reply]:
@@ -246,3 +320,14 @@ class Pipeline:
                           .order_by(Message.id))
         return [Reply(m.text, tuple(json.loads(m.payload)) if m.payload else (), kind=m.kind)
                 for m in rows]
+
+
+def _fill(template: str, **values) -> str:
+    """str.format that leaves an unknown placeholder as it is instead of failing."""
+    class Keep(dict):
+        def __missing__(self, key):
+            return "{" + key + "}"
+    try:
+        return template.format_map(Keep(values))
+    except (ValueError, IndexError):
+        return template

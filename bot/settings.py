@@ -47,6 +47,7 @@ class Settings(BaseModel):
     whatsapp_template_language: str = "en"
 
     delivery_max_attempts: int = 8            # then the message is marked failed
+    delivery_backoff_s: float = 2.0           # first retry after this, doubling, at most 5 min
 
     @property
     def local(self) -> bool:

@@ -1,0 +1,243 @@
+"""Telegram, through python-telegram-bot's Bot and its objects.
+
+In:  webhook mode -- POST /webhooks/telegram, refused unless X-Telegram-Bot-Api-Secret-Token
+     matches TELEGRAM_SECRET; the webhook is registered on start (setWebhook with that secret)
+     when TELEGRAM_WEBHOOK_URL is set, and removed on shutdown. Polling mode -- getUpdates in
+     a loop, for a developer without a public address. Both hand each Update to `handle_update`.
+Out: TelegramSender, used by bot/delivery.py: HTML parse mode with everything escaped, long
+     answers split at sentence ends under Telegram's 4,096 characters, buttons as an inline
+     keyboard whose callback data is a short reference to the stored message (callback data
+     may hold only 64 bytes; our payloads are longer).
+
+Only private chats are served: in a group, other people would read her questions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import hmac
+import json
+import logging
+import os
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from bot.delivery import Outgoing, RateLimit, SendError, split_text
+from bot.pipeline import Inbound, Pipeline
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+MAX_BODY_BYTES = 1024 * 1024
+TEXT_LIMIT = 4000  # Telegram's limit is 4,096 characters after entity parsing
+
+# Commands -> what the pipeline and Rasa understand. Buttons and commands reach Rasa as
+# intents, so they work whatever language her phone is set to.
+COMMANDS = {
+    "/start": "/greet",
+    "/help": "/help",
+    "/language": "/choose_language",
+    "/human": "/request_human",
+    "/delete": "/delete_data",
+}
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+def make_bot(token: str, api_url: str) -> Bot:
+    api_url = api_url.rstrip("/")
+    return Bot(token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
+               request=HTTPXRequest(connection_pool_size=64, read_timeout=15),
+               get_updates_request=HTTPXRequest(read_timeout=40))
+
+
+class TelegramSender:
+    channel = "telegram"
+
+    def __init__(self, bot: Bot):
+        self.bot = bot
+        self.rate = RateLimit(per_second=30, per_chat_per_second=1, chat_burst=4)
+        self._ready = asyncio.Lock()
+
+    async def ensure_ready(self) -> None:
+        async with self._ready:
+            if not self.bot._bot_initialized:  # getMe once; also checks the token
+                await self.bot.initialize()
+
+    async def send(self, address: str, out: Outgoing) -> str:
+        parts = split_text(out.text, TEXT_LIMIT) or [""]
+        markup = None
+        if out.buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.get("title", "?")[:64],
+                                       callback_data=f"b:{out.message_id}:{i}")]
+                 for i, b in enumerate(out.buttons)])
+        first_id = None
+        try:
+            await self.ensure_ready()
+            for i, part in enumerate(parts):
+                last = i == len(parts) - 1
+                sent = await self.bot.send_message(
+                    chat_id=int(address), text=html.escape(part, quote=False),
+                    parse_mode="HTML", reply_markup=markup if last else None)
+                first_id = first_id or sent.message_id
+        except RetryAfter as exc:
+            retry = exc.retry_after
+            seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
+            raise SendError(f"telegram rate limit: retry after {seconds:.0f} s",
+                            retry_after=seconds) from exc
+        except Forbidden as exc:  # she blocked the bot or deleted the chat
+            raise SendError(f"telegram refused: {exc.message}", retryable=False) from exc
+        except BadRequest as exc:
+            raise SendError(f"telegram bad request: {exc.message}", retryable=False) from exc
+        except (NetworkError, TelegramError) as exc:  # TimedOut is a NetworkError
+            raise SendError(f"telegram unreachable: {exc}") from exc
+        return f"tg:{first_id}"
+
+    async def send_template(self, address: str, language: str) -> str:
+        raise SendError("Telegram has no templates", retryable=False)
+
+    async def answer_callback(self, callback_id: str) -> None:
+        try:
+            await self.ensure_ready()
+            await self.bot.answer_callback_query(callback_id)
+        except TelegramError as exc:  # the spinner on her button stops by itself later
+            log.info("could not answer a callback query: %s", exc)
+
+    async def close(self) -> None:
+        if self.bot._requests_initialized:
+            await self.bot.shutdown()
+
+
+def _kind(message) -> str:
+    if message.text is not None:
+        return "text"
+    if message.voice or message.audio or message.video_note:
+        return "voice"
+    if message.photo:
+        return "image"
+    if message.video:
+        return "video"
+    if message.document:
+        return "document"
+    if message.sticker:
+        return "sticker"
+    if message.location or message.venue:
+        return "location"
+    return "other"
+
+
+def _command(text: str) -> str | None:
+    word = text.split(maxsplit=1)[0].split("@", 1)[0].lower() if text.strip() else ""
+    return COMMANDS.get(word) if word.startswith("/") else None
+
+
+async def handle_update(pipeline: Pipeline, sender: TelegramSender, update: Update) -> bool:
+    """Processes one update. Returns False when it could not be stored (the database is
+    down): the caller then answers 5xx or keeps the polling offset, so Telegram delivers it
+    again; she has already had the safe reply, sent directly."""
+    if update.callback_query is not None:
+        query = update.callback_query
+        await sender.answer_callback(query.id)
+        message = query.message
+        if message is None or message.chat.type != "private" or not query.data:
+            return True
+        chat_id = str(message.chat.id)
+        payload = pipeline.button_payload("telegram", chat_id, query.data)
+        if payload is None:  # an old button whose message was erased, or forged data
+            return True
+        inbound = Inbound(channel="telegram", user_id=chat_id, text=payload,
+                          external_id=f"cb:{query.id}", address=chat_id)
+    elif update.message is not None:
+        message = update.message
+        if message.chat.type != "private":
+            return True
+        chat_id = str(message.chat.id)
+        text = message.text or ""
+        command = _command(text)
+        hint = message.from_user.language_code if message.from_user else None
+        inbound = Inbound(channel="telegram", user_id=chat_id, text=command or text,
+                          external_id=f"m:{message.message_id}", kind=_kind(message),
+                          address=chat_id, language_hint=hint)
+    else:
+        return True  # edits, joins, polls...: nothing she asked
+    outcome = await pipeline.handle(inbound)
+    if outcome.contact_id is None and not outcome.duplicate:
+        await _send_directly(sender, inbound.address, outcome)
+        return False
+    return True
+
+
+async def _send_directly(sender: TelegramSender, address: str, outcome) -> None:
+    """The database is down, so nothing can be queued: the safe reply goes straight out."""
+    for i, reply in enumerate(outcome.replies):
+        try:
+            await sender.send(address, Outgoing(0, reply.text, [], outcome.language))
+        except SendError as exc:
+            log.warning("direct send failed: %s", exc.reason)
+
+
+@router.post("/webhooks/telegram")
+async def telegram_webhook(request: Request):
+    state = request.app.state
+    settings = state.settings
+    if getattr(state, "telegram", None) is None or settings.telegram_mode != "webhook":
+        return JSONResponse({"error": "telegram webhook is not enabled"}, status_code=404)
+    token = request.headers.get("x-telegram-bot-api-secret-token", "")
+    if not hmac.compare_digest(token.encode(), settings.telegram_secret.encode()):
+        return JSONResponse({"error": "bad secret token"}, status_code=401)
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return JSONResponse({"error": "update too large"}, status_code=413)
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            raise ValueError("not an update")
+        update = Update.de_json(data, state.telegram.bot)
+    except Exception as exc:
+        return JSONResponse({"error": f"malformed update: {exc}"[:200]}, status_code=400)
+    stored = await handle_update(state.pipeline, state.telegram, update)
+    state.delivery.wake()
+    if not stored:
+        return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+    return {"ok": True}
+
+
+async def register_webhook(sender: TelegramSender, public_url: str, secret: str) -> None:
+    await sender.ensure_ready()
+    await sender.bot.set_webhook(url=f"{public_url.rstrip('/')}/webhooks/telegram",
+                                 secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+    log.info("telegram webhook registered")
+
+
+async def unregister_webhook(sender: TelegramSender) -> None:
+    try:
+        await sender.bot.delete_webhook()
+    except TelegramError as exc:
+        log.warning("could not remove the telegram webhook: %s", exc)
+
+
+async def poll(pipeline: Pipeline, sender: TelegramSender, wake, timeout_s: int = 25) -> None:
+    """Long polling. The offset moves past an update only once it is stored, so a database
+    outage loses nothing: the same updates come again."""
+    await sender.ensure_ready()
+    await sender.bot.delete_webhook()  # getUpdates refuses to run while a webhook is set
+    offset = None
+    while True:
+        try:
+            updates = await sender.bot.get_updates(offset=offset, timeout=timeout_s,
+                                                   allowed_updates=ALLOWED_UPDATES)
+        except TelegramError as exc:
+            log.warning("getUpdates failed: %s", exc)
+            await asyncio.sleep(2)
+            continue
+        for update in updates:
+            if not await handle_update(pipeline, sender, update):
+                await asyncio.sleep(2)
+                break
+            offset = update.update_id + 1
+        wake()

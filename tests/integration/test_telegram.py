@@ -1,0 +1,299 @@
+"""Telegram end to end over real HTTP on loopback: a fake Bot API speaking Telegram's wire
+format, the gateway with its delivery worker, and a scripted Rasa. What a woman on Telegram
+depends on: every message answered once, in order, in her chat; buttons that work; nothing
+lost when something fails; forged or broken webhooks refused."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
+
+from bot import texts
+from bot.app import create_app
+from bot.models import Contact, Message
+from bot.settings import Settings
+from tests.support.fake_rasa import FakeActions, FakeRasa
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.servers import serve
+
+SECRET = "s3cret-token_for-tests"
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Env:
+    def __init__(self, url, app, rasa, telegram, db_url):
+        self.url, self.app, self.rasa, self.tg, self.db_url = url, app, rasa, telegram, db_url
+
+    def post(self, update: dict, secret: str | None = SECRET, **kw):
+        headers = {"x-telegram-bot-api-secret-token": secret} if secret is not None else {}
+        return httpx.post(f"{self.url}/webhooks/telegram", json=update, headers=headers,
+                          timeout=10, **kw)
+
+    def rows(self, *where):
+        engine = create_engine(self.db_url)
+        with sessionmaker(engine)() as db:
+            rows = db.scalars(select(Message).where(*where).order_by(Message.id)).all()
+        engine.dispose()
+        return rows
+
+
+def _settings(rasa_url, action_url, db_url, tg_url, **extra):
+    values = dict(hash_key="test-key", database_url=db_url, rasa_url=rasa_url,
+                  action_server_url=action_url, rasa_timeout_s=5, telegram_mode="webhook",
+                  telegram_token="123456:TEST-token", telegram_secret=SECRET,
+                  telegram_api_url=tg_url, delivery_backoff_s=0.2)
+    values.update(extra)
+    return Settings(**values)
+
+
+@pytest.fixture
+def env(sqlite_url):
+    rasa, actions, tg = FakeRasa(), FakeActions(), FakeTelegram()
+    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, \
+            serve(tg.app) as tg_url:
+        app = create_app(_settings(rasa_url, action_url, sqlite_url, tg_url))
+        with serve(app) as url:
+            yield Env(url, app, rasa, tg, sqlite_url)
+
+
+def test_a_question_is_answered_in_her_chat_with_html_escaped(env):
+    env.rasa.replies = [{"text": "Ring 1888 <døgnåben> & gratis"}]
+    r = env.post(env.tg.text_update(1001, "hvor kan jeg få hjælp?"))
+    assert r.status_code == 200
+    sent = wait_for(lambda: env.tg.chat(1001), what="the reply in her chat")
+    assert sent[0]["parse_mode"] == "HTML"
+    assert sent[0]["text"] == "Ring 1888 &lt;døgnåben&gt; &amp; gratis"
+    assert env.rasa.received[-1]["metadata"]["language"] == "da"
+    out = wait_for(lambda: [m for m in env.rows(Message.direction == "out")
+                            if m.status == "sent"], what="the reply marked sent")
+    assert out[0].external_id == f"tg:{sent[0]['message_id']}"
+
+
+def test_her_chat_id_is_stored_only_as_a_hash_and_encrypted_address(env):
+    env.post(env.tg.text_update(987654321, "hello"))
+    wait_for(lambda: env.tg.chat(987654321))
+    engine = create_engine(env.db_url)
+    with engine.connect() as conn:
+        dump = "\n".join(str(row) for table in ("contacts", "messages")
+                         for row in conn.exec_driver_sql(f"select * from {table}"))
+    engine.dispose()
+    assert "987654321" not in dump
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong-secret"])
+def test_an_update_without_the_secret_token_is_refused_and_not_stored(env, secret):
+    r = env.post(env.tg.text_update(1002, "hello"), secret=secret)
+    assert r.status_code == 401
+    assert env.rows() == [] and env.rasa.received == []
+
+
+@pytest.mark.parametrize("body, status", [
+    (b"{not json", 400),
+    (b'{"message": {"text": "no update_id"}}', 400),
+    (b'[1, 2, 3]', 400),
+    (b'{"update_id": 5, "message": {"message_id": "x"}}', 400),
+    (b'{"update_id": 6, "message": {"text": "' + b"x" * 1_100_000 + b'"}}', 413),
+])
+def test_malformed_and_oversized_updates_get_a_clear_status(env, body, status):
+    r = httpx.post(f"{env.url}/webhooks/telegram", content=body, timeout=10,
+                   headers={"x-telegram-bot-api-secret-token": SECRET,
+                            "content-type": "application/json"})
+    assert r.status_code == status
+    assert "error" in r.json()
+
+
+def test_a_redelivered_update_is_processed_once(env):
+    update = env.tg.text_update(1003, "hello there")
+    assert env.post(update).status_code == 200
+    assert env.post(update).status_code == 200
+    wait_for(lambda: env.tg.chat(1003))
+    time.sleep(0.5)
+    assert len(env.rasa.received) == 1
+    assert len(env.tg.chat(1003)) == 1
+
+
+def test_replies_arrive_in_the_order_of_her_messages(env):
+    for i in range(5):
+        env.post(env.tg.text_update(1004, f"message number {i}"))
+    sent = wait_for(lambda: len(env.tg.chat(1004)) == 5 and env.tg.chat(1004),
+                    what="five replies")
+    assert [m["text"] for m in sent] == [f"echo: message number {i}" for i in range(5)]
+
+
+def test_buttons_become_an_inline_keyboard_and_a_press_reaches_rasa(env):
+    payload = '/ask_question{"entry_id": "health.free-health-check-for-refugees-long-id"}'
+    env.rasa.replies = [{"text": "Which one do you mean?",
+                         "buttons": [{"title": "Health check", "payload": payload},
+                                     {"title": "GP", "payload": "/ask_question"}]}]
+    env.post(env.tg.text_update(1005, "health check?"))
+    sent = wait_for(lambda: env.tg.chat(1005))[0]
+    keyboard = sent["reply_markup"]["inline_keyboard"]
+    assert [row[0]["text"] for row in keyboard] == ["Health check", "GP"]
+    data = keyboard[0][0]["callback_data"]
+    assert len(data.encode()) <= 64
+
+    env.rasa.replies = None
+    press = env.tg.callback_update(1005, data, on_message_id=sent["message_id"])
+    assert env.post(press).status_code == 200
+    wait_for(lambda: len(env.tg.chat(1005)) == 2)
+    assert env.rasa.received[-1]["message"] == payload
+    assert env.tg.callback_answers == [press["callback_query"]["id"]]
+
+
+def test_a_forged_button_of_another_womans_message_is_ignored(env):
+    env.rasa.replies = [{"text": "Choose", "buttons": [{"title": "A", "payload": "/secret"}]}]
+    env.post(env.tg.text_update(1006, "hi"))
+    data = wait_for(lambda: env.tg.chat(1006))[0]["reply_markup"]["inline_keyboard"][0][0][
+        "callback_data"]
+    before = len(env.rasa.received)
+    env.post(env.tg.callback_update(2006, data))  # another chat presses 1006's button
+    time.sleep(0.5)
+    assert len(env.rasa.received) == before
+    assert env.tg.chat(2006) == []
+
+
+def test_start_in_an_unknown_language_shows_the_language_menu(env):
+    env.post(env.tg.text_update(1007, "/start"))
+    sent = wait_for(lambda: env.tg.chat(1007))[0]
+    menu = texts.response("utter_ask_language", None)
+    assert [row[0]["text"] for row in sent["reply_markup"]["inline_keyboard"]] == \
+        [b["title"] for b in menu["buttons"]]
+    assert env.rasa.received == []
+
+
+@pytest.mark.parametrize("command, intent", [("/human", "/request_human"),
+                                             ("/delete", "/delete_data"),
+                                             ("/help@orientation_bot", "/help")])
+def test_commands_reach_rasa_as_intents(env, command, intent):
+    env.post(env.tg.text_update(1008, "hej, jeg har et spørgsmål"))
+    wait_for(lambda: env.tg.chat(1008))
+    env.post(env.tg.text_update(1008, command))
+    wait_for(lambda: len(env.tg.chat(1008)) == 2)
+    assert env.rasa.received[-1]["message"] == intent
+
+
+def test_a_voice_note_gets_a_kind_reply_in_her_language(env):
+    env.post(env.tg.text_update(1009, "مرحبا، عندي سؤال"))
+    wait_for(lambda: env.tg.chat(1009))
+    env.post(env.tg.voice_update(1009))
+    sent = wait_for(lambda: len(env.tg.chat(1009)) == 2 and env.tg.chat(1009))
+    assert sent[1]["text"] == texts.text("utter_unsupported_media", "ar")
+    assert len(env.rasa.received) == 1, "a voice note is not sent to Rasa"
+
+
+def test_a_long_answer_is_split_at_sentence_ends_under_telegrams_limit(env):
+    sentence = "Du har ret til en gratis tolk hos lægen i de første tre år. "
+    answer = (sentence * 160).strip()
+    env.rasa.replies = [{"text": answer}]
+    env.post(env.tg.text_update(1010, "tolk?"))
+    parts = wait_for(lambda: len(env.tg.chat(1010)) >= 3 and env.tg.chat(1010))
+    assert all(len(p["text"]) <= 4096 for p in parts)
+    assert all(p["text"].endswith(".") for p in parts)
+    assert " ".join(p["text"] for p in parts) == answer
+
+
+def test_group_chats_are_not_served(env):
+    assert env.post(env.tg.text_update(-100123, "hello", chat_type="supergroup")
+                    ).status_code == 200
+    time.sleep(0.3)
+    assert env.rows() == [] and env.tg.sent == []
+
+
+def test_rate_limited_send_is_retried_after_telegrams_wait(env):
+    env.tg.fail_next = [(429, "Too Many Requests: retry after 1", 1)]
+    env.post(env.tg.text_update(1011, "hello"))
+    wait_for(lambda: env.tg.chat(1011), timeout=10)
+    sent = wait_for(lambda: [m for m in env.rows(Message.direction == "out")
+                             if m.status == "sent"])[0]
+    assert sent.attempts == 2
+
+
+def test_telegram_outage_is_retried_with_backoff_and_nothing_is_lost(env):
+    env.tg.fail_next = [(502, "Bad Gateway", None)] * 3
+    env.post(env.tg.text_update(1012, "first"))
+    env.post(env.tg.text_update(1012, "second"))
+    sent = wait_for(lambda: len(env.tg.chat(1012)) == 2 and env.tg.chat(1012), timeout=15)
+    assert [m["text"] for m in sent] == ["echo: first", "echo: second"]
+    first = wait_for(lambda: [m for m in env.rows(Message.direction == "out")
+                              if m.status == "sent"])[0]
+    assert first.attempts == 4 and first.last_error is None
+
+
+def test_a_blocked_bot_is_recorded_as_failed_not_retried_forever(env):
+    env.tg.fail_next = [(403, "Forbidden: bot was blocked by the user", None)]
+    env.post(env.tg.text_update(1013, "hello"))
+    failed = wait_for(lambda: [m for m in env.rows(Message.direction == "out")
+                               if m.status == "failed"])
+    assert "blocked" in failed[0].last_error
+    time.sleep(0.5)
+    assert env.tg.chat(1013) == []
+
+
+def test_rasa_outage_gives_a_safe_reply_and_the_answer_follows_later(env):
+    env.rasa.mode = "error"
+    env.post(env.tg.text_update(1014, "Hvor kan jeg lære dansk?"))
+    first = wait_for(lambda: env.tg.chat(1014))
+    assert first[0]["text"] == texts.text("utter_service_down", "da")
+    env.rasa.mode = "ok"
+    later = wait_for(lambda: len(env.tg.chat(1014)) == 2 and env.tg.chat(1014), timeout=15,
+                     what="the retry worker's answer")
+    assert later[1]["text"] == "echo: Hvor kan jeg lære dansk?"
+
+
+def test_danger_gets_emergency_numbers_first_even_when_rasa_is_down(env):
+    env.rasa.mode = "error"
+    env.post(env.tg.text_update(1015, "he is going to kill me"))
+    sent = wait_for(lambda: len(env.tg.chat(1015)) >= 2 and env.tg.chat(1015))
+    assert sent[0]["text"] == texts.text("utter_emergency", "en")
+
+
+def test_database_outage_still_answers_safely_and_asks_telegram_to_redeliver(env):
+    env.app.state.pipeline.sessions = sessionmaker(
+        create_engine("sqlite:////nonexistent-dir/bot.db"))
+    r = env.post(env.tg.text_update(1016, "he is going to kill me"))
+    assert r.status_code == 503, "Telegram must deliver the update again"
+    sent = wait_for(lambda: len(env.tg.chat(1016)) == 2 and env.tg.chat(1016))
+    assert sent[0]["text"] == texts.text("utter_emergency", "en")
+    assert sent[1]["text"] == texts.text("utter_service_down", "en")
+
+
+def test_webhook_is_registered_with_the_secret_and_removed_on_shutdown(sqlite_url):
+    rasa, actions, tg = FakeRasa(), FakeActions(), FakeTelegram()
+    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, \
+            serve(tg.app) as tg_url:
+        settings = _settings(rasa_url, action_url, sqlite_url, tg_url,
+                             telegram_webhook_url="https://bot.example.org")
+        with serve(create_app(settings)):
+            assert tg.webhook["url"] == "https://bot.example.org/webhooks/telegram"
+            assert tg.webhook["secret_token"] == SECRET
+        assert tg.webhook is None and tg.webhook_deleted == 1
+
+
+def test_polling_mode_answers_without_a_public_address(sqlite_url):
+    rasa, actions, tg = FakeRasa(), FakeActions(), FakeTelegram()
+    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, \
+            serve(tg.app) as tg_url:
+        settings = _settings(rasa_url, action_url, sqlite_url, tg_url, telegram_mode="polling")
+        with serve(create_app(settings)) as url:
+            tg.updates.append(tg.text_update(1017, "hello from polling"))
+            tg.updates.append(tg.text_update(1017, "and again"))
+            sent = wait_for(lambda: len(tg.chat(1017)) == 2 and tg.chat(1017))
+            assert [m["text"] for m in sent] == ["echo: hello from polling", "echo: and again"]
+            # the webhook endpoint is closed in polling mode
+            r = httpx.post(f"{url}/webhooks/telegram", json=tg.text_update(1017, "x"),
+                           headers={"x-telegram-bot-api-secret-token": SECRET})
+            assert r.status_code == 404
+        wait_for(lambda: tg.updates == [], what="confirmed updates forgotten")
