@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot import texts
 from bot.app import create_app
-from bot.models import Contact, Message
+from bot.models import Message
 from bot.settings import Settings
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.fake_telegram import FakeTelegram

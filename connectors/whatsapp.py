@@ -1,0 +1,248 @@
+"""WhatsApp Cloud API.
+
+In:  GET  /webhooks/whatsapp  -- Meta's verification handshake (hub.mode, hub.verify_token,
+                                 hub.challenge).
+     POST /webhooks/whatsapp  -- refused (401) unless X-Hub-Signature-256 is the HMAC-SHA256
+                                 of the raw body under WHATSAPP_APP_SECRET. Messages go to the
+                                 pipeline; status callbacks (sent, delivered, read, failed)
+                                 are recorded on the outbound message.
+Out: WhatsAppSender, used by bot/delivery.py: text (4,096 characters a message), up to three
+     reply buttons (titles of at most 20 characters, body of at most 1,024), a list message
+     for four to ten choices (row titles of 24, descriptions of 72), and the configured
+     template once the 24-hour window has closed.
+
+The sender's number is used only to reply and is stored encrypted (bot/outbox.py); her
+WhatsApp profile name is never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from bot.delivery import Outgoing, RateLimit, SendError, record_status, split_text
+from bot.pipeline import Inbound, Pipeline
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+MAX_BODY_BYTES = 1024 * 1024
+TEXT_LIMIT = 4096
+BODY_LIMIT = 1024
+MEDIA_KINDS = {"audio": "voice", "voice": "voice", "image": "image", "video": "video",
+               "document": "document", "sticker": "sticker", "location": "location",
+               "contacts": "other", "unsupported": "other"}
+# Graph API error codes that mean "slow down", not "never"
+RATE_LIMIT_CODES = {4, 80007, 130429, 131048, 131056}
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class WhatsAppSender:
+    channel = "whatsapp"
+
+    def __init__(self, api_url: str, version: str, phone_number_id: str, token: str,
+                 template: str = ""):
+        self.url = f"{api_url.rstrip('/')}/{version}/{phone_number_id}/messages"
+        self.template = template
+        self.http = httpx.AsyncClient(timeout=15, headers={"Authorization": f"Bearer {token}"},
+                                      limits=httpx.Limits(max_connections=64))
+        self.rate = RateLimit(per_second=80, per_chat_per_second=1, chat_burst=6)
+        self.rate_limit_wait_s = 10.0  # Graph gives no retry time for its rate limits
+
+    @staticmethod
+    def payloads(address: str, out: Outgoing) -> list[dict]:
+        """The Graph API request bodies for one stored message, in order."""
+        base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": address}
+        if not out.buttons:
+            return [{**base, "type": "text", "text": {"preview_url": False, "body": part}}
+                    for part in split_text(out.text, TEXT_LIMIT)]
+        parts = split_text(out.text, BODY_LIMIT) or ["…"]
+        bodies = [{**base, "type": "text", "text": {"preview_url": False, "body": part}}
+                  for part in parts[:-1]]
+        choices = out.buttons[:10]
+        ids = [f"b:{out.message_id}:{i}" for i in range(len(choices))]
+        if len(choices) <= 3:
+            action = {"buttons": [{"type": "reply", "reply": {
+                "id": ids[i], "title": _shorten(b.get("title", "?"), 20)}}
+                for i, b in enumerate(choices)]}
+            interactive = {"type": "button", "body": {"text": parts[-1]}, "action": action}
+        else:
+            rows = []
+            for i, b in enumerate(choices):
+                title = b.get("title", "?")
+                row = {"id": ids[i], "title": _shorten(title, 24)}
+                if len(title) > 24:
+                    row["description"] = _shorten(title, 72)
+                rows.append(row)
+            interactive = {"type": "list", "body": {"text": parts[-1]},
+                           "action": {"button": "☰", "sections": [{"title": "☰",
+                                                                    "rows": rows}]}}
+        bodies.append({**base, "type": "interactive", "interactive": interactive})
+        return bodies
+
+    async def _post(self, body: dict) -> str:
+        try:
+            response = await self.http.post(self.url, json=body)
+        except httpx.HTTPError as exc:
+            raise SendError(f"whatsapp unreachable: {exc.__class__.__name__}") from exc
+        if response.status_code == 200:
+            try:
+                return response.json()["messages"][0]["id"]
+            except (ValueError, KeyError, IndexError) as exc:
+                raise SendError("whatsapp answered without a message id") from exc
+        try:
+            error = response.json().get("error", {})
+        except ValueError:
+            error = {}
+        code = error.get("code")
+        reason = f"whatsapp {response.status_code} code {code}: {error.get('message', '')}"
+        if response.status_code == 429 or code in RATE_LIMIT_CODES:
+            raise SendError(reason, retry_after=self.rate_limit_wait_s)
+        if response.status_code >= 500:
+            raise SendError(reason)
+        raise SendError(reason, retryable=False)
+
+    async def send(self, address: str, out: Outgoing) -> str:
+        first = None
+        for body in self.payloads(address, out):
+            message_id = await self._post(body)
+            first = first or message_id
+        return first
+
+    async def send_template(self, address: str, language: str) -> str:
+        return await self._post({"messaging_product": "whatsapp", "to": address,
+                                 "type": "template",
+                                 "template": {"name": self.template,
+                                              "language": {"code": language}}})
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+def signature_ok(body: bytes, header: str, secret: str) -> bool:
+    if not secret or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header[len("sha256="):])
+
+
+def _inbound(pipeline: Pipeline, message: dict) -> Inbound | None:
+    sender, kind = str(message["from"]), message.get("type", "unsupported")
+    base = {"channel": "whatsapp", "user_id": sender, "address": sender,
+            "external_id": str(message["id"])[:128]}
+    if kind == "text":
+        return Inbound(text=str((message.get("text") or {}).get("body", "")), **base)
+    if kind == "interactive":
+        interactive = message.get("interactive") or {}
+        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        payload = pipeline.button_payload("whatsapp", sender, str(reply.get("id", "")))
+        return Inbound(text=payload if payload is not None else str(reply.get("title", "")),
+                       **base)
+    if kind == "button":  # a quick-reply button on a template
+        button = message.get("button") or {}
+        return Inbound(text=str(button.get("text") or button.get("payload") or ""), **base)
+    if kind in ("reaction", "system", "order", "request_welcome"):
+        return None  # not something she asked
+    return Inbound(kind=MEDIA_KINDS.get(kind, "other"), **base)
+
+
+class Malformed(ValueError):
+    pass
+
+
+def _changes(data) -> list[dict]:
+    if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
+        raise Malformed("not a whatsapp_business_account notification")
+    values = []
+    for entry in data.get("entry") or []:
+        for change in entry.get("changes") or []:
+            if change.get("field") == "messages" and isinstance(change.get("value"), dict):
+                values.append(change["value"])
+    return values
+
+
+@router.get("/webhooks/whatsapp")
+async def whatsapp_verify(request: Request):
+    settings = request.app.state.settings
+    params = request.query_params
+    token = params.get("hub.verify_token", "")
+    if (params.get("hub.mode") == "subscribe" and settings.whatsapp_verify_token
+            and hmac.compare_digest(token.encode(), settings.whatsapp_verify_token.encode())):
+        return PlainTextResponse(params.get("hub.challenge", ""))
+    return JSONResponse({"error": "verification failed"}, status_code=403)
+
+
+@router.post("/webhooks/whatsapp")
+async def whatsapp_webhook(request: Request):
+    state = request.app.state
+    settings = state.settings
+    if getattr(state, "whatsapp", None) is None:
+        return JSONResponse({"error": "whatsapp is not enabled"}, status_code=404)
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return JSONResponse({"error": "notification too large"}, status_code=413)
+    if not signature_ok(body, request.headers.get("x-hub-signature-256", ""),
+                        settings.whatsapp_app_secret):
+        return JSONResponse({"error": "bad or missing signature"}, status_code=401)
+    try:
+        values = _changes(json.loads(body))
+        work = []
+        for value in values:
+            metadata = value.get("metadata") or {}
+            if str(metadata.get("phone_number_id", "")) != settings.whatsapp_phone_number_id:
+                continue  # another number on the same app
+            for status in value.get("statuses") or []:
+                work.append(("status", status))
+            for message in value.get("messages") or []:
+                if "from" not in message or "id" not in message:
+                    raise Malformed("message without from or id")
+                work.append(("message", message))
+    except (ValueError, AttributeError, TypeError) as exc:
+        return JSONResponse({"error": f"malformed notification: {exc}"[:200]}, status_code=400)
+
+    stored_all = True
+    for what, item in work:
+        if what == "status":
+            stored_all &= _record(state, item)
+            continue
+        inbound = _inbound(state.pipeline, item)
+        if inbound is None:
+            continue
+        outcome = await state.pipeline.handle(inbound)
+        if outcome.contact_id is None and not outcome.duplicate:
+            stored_all = False
+            for reply in outcome.replies:  # database down: the safe reply goes out directly
+                try:
+                    await state.whatsapp.send(inbound.address,
+                                              Outgoing(0, reply.text, [], outcome.language))
+                except SendError as exc:
+                    log.warning("direct send failed: %s", exc.reason)
+    state.delivery.wake()
+    if not stored_all:  # Meta delivers the notification again later
+        return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+    return {"ok": True}
+
+
+def _record(state, status: dict) -> bool:
+    errors = status.get("errors") or []
+    detail = "; ".join(f"{e.get('code')}: {e.get('title') or e.get('message', '')}"
+                       for e in errors) or None
+    try:
+        with state.pipeline.sessions() as db:
+            found = record_status(db, str(status.get("id", "")), str(status.get("status", "")),
+                                  detail)
+            db.commit()
+        if not found:
+            log.info("status for an unknown message (erased, or not ours)")
+        return True
+    except Exception:
+        log.exception("could not record a delivery status")
+        return False
