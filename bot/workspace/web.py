@@ -21,7 +21,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.referrals import hours
-from bot.referrals.models import (ROLES, AuditLog, CannedReply, Case, OpeningHours, User)
+from bot.referrals.models import (ROLES, ApiToken, AuditLog, CannedReply, Case, OpeningHours,
+                                  User)
 from bot.workspace import auth, cases, labels
 from bot.workspace.deps import (COOKIE, LOGIN_COOKIE, Login, check_csrf, db_session, form,
                                 hash_key, wake_delivery, web_login)
@@ -326,9 +327,10 @@ def _admin(request: Request, db: Session, login: Login, **extra):
     users = list(db.scalars(select(User).order_by(User.role, User.username)))
     periods = {row.weekday: row for row in db.scalars(select(OpeningHours))}
     log = list(db.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(40)))
+    tokens = list(db.scalars(select(ApiToken).order_by(ApiToken.revoked, ApiToken.id.desc())))
     db.commit()
     return page(request, "admin.html", login, users=users, periods=periods, log=log,
-                roles=ROLES, **extra)
+                tokens=tokens, roles=ROLES, **extra)
 
 
 def _user_fields(data: dict) -> dict:
@@ -414,3 +416,17 @@ def admin_token(request: Request, data: dict = Depends(form), db: Session = Depe
     token = auth.create_token(db, user, data.get("name", ""))
     auth.audit(db, login.user, "token_create", detail=f"for {user.username}")
     return _admin(request, db, login, new_token=token, token_user=user.username)
+
+
+@router.post("/admin/tokens/{token_id}/revoke")
+def admin_revoke_token(token_id: int, request: Request, data: dict = Depends(form),
+                       db: Session = Depends(db_session)):
+    login = web_login(request, db, ("admin",))
+    check_csrf(login, data)
+    row = db.get(ApiToken, token_id)
+    if row is None:
+        raise cases.Refused(404, "No such token.")
+    row.revoked = True
+    auth.audit(db, login.user, "token_revoke", detail=f"{row.name or row.id} of {row.user.username}")
+    db.commit()
+    return back("/admin", "saved")

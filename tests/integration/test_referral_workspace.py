@@ -477,3 +477,21 @@ def test_api_docs_are_served(world):
     spec = httpx.get(f"{world.url}/openapi.json", timeout=10).json()
     assert "/api/v1/cases/{case_id}/reply" in spec["paths"]
     assert not any(p.startswith("/workspace") for p in spec["paths"])
+
+
+def test_admin_creates_a_token_shown_once_and_revokes_it(world):
+    root = world.user("root", role="admin", languages="ar")
+    client, csrf = world.login("root")
+    page = client.post("/workspace/admin/tokens", data={"csrf": csrf, "user_id": str(root),
+                                                        "name": "our CRM"})
+    assert page.status_code == 200
+    token = re.search(r"(wsk_[A-Za-z0-9_-]+)", page.text).group(1)
+    assert token not in client.get("/workspace/admin").text, "shown once only"
+    api = httpx.Client(base_url=world.url, timeout=10,
+                       headers={"Authorization": f"Bearer {token}"})
+    assert api.get("/api/v1/queue").status_code == 200
+    with world.db() as db:
+        token_id = db.scalar(select(ApiToken.id))
+    r = client.post(f"/workspace/admin/tokens/{token_id}/revoke", data={"csrf": csrf})
+    assert r.status_code == 303
+    assert api.get("/api/v1/queue").status_code == 401
