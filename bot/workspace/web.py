@@ -427,6 +427,7 @@ def admin_revoke_token(token_id: int, request: Request, data: dict = Depends(for
     if row is None:
         raise cases.Refused(404, "No such token.")
     row.revoked = True
-    auth.audit(db, login.user, "token_revoke", detail=f"{row.name or row.id} of {row.user.username}")
+    auth.audit(db, login.user, "token_revoke",
+               detail=f"{row.name or row.id} of {row.user.username}")
     db.commit()
     return back("/admin", "saved")

@@ -19,12 +19,13 @@ from fastapi import FastAPI, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import outbox, texts
+from bot import outbox
 from bot.app import create_app
 from bot.db import make_engine, migrate
 from bot.models import Contact, Message
 from bot.referrals import create_case, holding_case
-from bot.referrals.models import ApiToken, AuditLog, Case, CaseNote, OpeningHours, User, UserSession
+from bot.referrals.models import (ApiToken, AuditLog, Case, CaseNote, OpeningHours, User,
+                                  UserSession)
 from bot.settings import Settings
 from bot.workspace import auth, cases as ws_cases
 from tests.support.servers import serve
@@ -292,7 +293,8 @@ def _flow(world):
         actions = db.execute(select(AuditLog.username, AuditLog.action, AuditLog.case_id)
                              .where(AuditLog.case_id == case_id).order_by(AuditLog.id)).all()
     assert [tuple(a) for a in actions] == [
-        ("amal", "claim", case_id), ("amal", "open", case_id), ("amal", "reply", case_id), ("amal", "note", case_id),
+        ("amal", "claim", case_id), ("amal", "open", case_id), ("amal", "reply", case_id),
+        ("amal", "note", case_id),
         ("amal", "resolve", case_id)]
 
 
@@ -457,7 +459,8 @@ def test_api_claim_read_reply_note_transfer_resolve(world):
     r = api.post(f"/api/v1/cases/{second}/reply", json={"text": "Hello, I am Amal."})
     assert r.status_code == 201 and r.json()["status"] == "queued"
     assert api.post(f"/api/v1/cases/{second}/reply", json={"text": ""}).status_code == 422
-    assert api.post(f"/api/v1/cases/{second}/notes", json={"text": "call Tuesday"}).status_code == 201
+    r = api.post(f"/api/v1/cases/{second}/notes", json={"text": "call Tuesday"})
+    assert r.status_code == 201
     detail = api.get(f"/api/v1/cases/{second}").json()
     assert [n["text"] for n in detail["notes"]] == ["call Tuesday"]
     assert [m["kind"] for m in detail["transcript"]] == ["text", "counsellor"], \
