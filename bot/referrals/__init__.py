@@ -11,12 +11,14 @@ from bot.referrals.models import (Case, CaseNote, EMERGENCY, HIGH, NORMAL, OPEN_
 from bot.referrals.queue import (CaseCreated, QueueError, claim, claim_next, create_case,
                                  escalate_overdue, expire_stale, flag_danger, holding_case,
                                  may_take, offered, open_case, queue_position, record_reply,
-                                 release, resolve, transfer, waiting_ahead)
+                                 release, release_all_held_by, release_stale_claims, resolve,
+                                 transfer, waiting_ahead)
 
 __all__ = [
     "Case", "CaseCreated", "CaseNote", "EMERGENCY", "HIGH", "NORMAL", "OPEN_STATUSES",
     "OUTCOMES", "QueueError", "TOPICS", "User", "claim", "claim_next", "create_case",
     "escalate_overdue", "expire_stale", "flag_danger", "holding_case", "may_take",
     "next_opening", "offered", "open_case", "open_now", "opening_text", "queue_position",
-    "record_reply", "release", "resolve", "transfer", "waiting_ahead",
+    "record_reply", "release", "release_all_held_by", "release_stale_claims", "resolve",
+    "transfer", "waiting_ahead",
 ]

@@ -284,6 +284,38 @@ def escalate_overdue(db: Session, now: datetime | None = None, after_minutes: fl
     return ids
 
 
+def release_stale_claims(db: Session, now: datetime | None = None,
+                         after_minutes: float = 30) -> list[int]:
+    """Cases claimed but not answered within `after_minutes` go back to the queue in their
+    old place: while a case is held the bot is silent, so a claim nobody acts on (a
+    counsellor called away, a closed laptop) must not leave her without any answer."""
+    now = _now(now)
+    ids = list(db.scalars(select(Case.id).where(
+        Case.status == "assigned", Case.first_reply_at.is_(None),
+        Case.assigned_at <= now - timedelta(minutes=after_minutes))))
+    if ids:
+        db.execute(update(Case).where(Case.id.in_(ids), Case.status == "assigned")
+                   .values(status="waiting", assigned_to=None, assigned_at=None,
+                           last_activity_at=now)
+                   .execution_options(synchronize_session=False))
+        db.expire_all()
+    return ids
+
+
+def release_all_held_by(db: Session, user: User, now: datetime | None = None) -> list[int]:
+    """A counsellor leaves (deactivated): every case she holds goes back to the queue."""
+    now = _now(now)
+    ids = list(db.scalars(select(Case.id).where(Case.assigned_to == user.id,
+                                                Case.status.in_(HELD_STATUSES))))
+    if ids:
+        db.execute(update(Case).where(Case.id.in_(ids))
+                   .values(status="waiting", assigned_to=None, assigned_at=None,
+                           waiting_since=now, last_activity_at=now)
+                   .execution_options(synchronize_session=False))
+        db.expire_all()
+    return ids
+
+
 def expire_stale(db: Session, now: datetime | None = None, after_hours: float = 72) -> list[int]:
     """Waiting cases nobody took within `after_hours`, where she did not agree to be
     contacted later, are closed as expired (her next request opens a new one)."""

@@ -70,29 +70,39 @@ def escalate_after_minutes() -> float:
     return float(os.environ.get("WORKSPACE_ESCALATE_AFTER_MIN", "15"))
 
 
+def claim_timeout_minutes() -> float:
+    return float(os.environ.get("WORKSPACE_CLAIM_TIMEOUT_MIN", "30"))
+
+
 def expire_after_hours() -> float:
     return float(os.environ.get("WORKSPACE_EXPIRE_AFTER_HOURS", "0"))   # 0: never
 
 
-def chores(engine) -> tuple[list[int], list[int]]:
-    """One round of the queue's chores; (escalated ids, expired ids)."""
+def chores(engine) -> dict[str, list[int]]:
+    """One round of the queue's chores: case ids released, escalated, expired."""
     from bot.referrals import queue
+    from bot.workspace.auth import audit
 
     with Session(engine) as db:
-        escalated = queue.escalate_overdue(db, after_minutes=escalate_after_minutes())
-        expired = (queue.expire_stale(db, after_hours=expire_after_hours())
-                   if expire_after_hours() > 0 else [])
+        done = {"released": queue.release_stale_claims(db,
+                                                       after_minutes=claim_timeout_minutes())}
+        for case_id in done["released"]:
+            audit(db, None, "auto_release", case_id, "claimed but not answered in time")
+        done["escalated"] = queue.escalate_overdue(db, after_minutes=escalate_after_minutes())
+        done["expired"] = (queue.expire_stale(db, after_hours=expire_after_hours())
+                           if expire_after_hours() > 0 else [])
         db.commit()
-    return escalated, expired
+    return done
 
 
 async def background(app: FastAPI, every_s: float = 30.0) -> None:
-    """Escalates cases waiting too long (and expires stale ones where configured)."""
+    """Releases claims nobody answered, escalates cases waiting too long, and expires stale
+    ones where configured."""
     while True:
         await asyncio.sleep(every_s)
         try:
-            escalated, expired = await asyncio.to_thread(chores, app.state.engine)
-            if escalated or expired:
-                log.info("referral queue: %d escalated, %d expired", len(escalated), len(expired))
+            done = await asyncio.to_thread(chores, app.state.engine)
+            if any(done.values()):
+                log.info("referral queue: %s", {k: len(v) for k, v in done.items()})
         except Exception:  # the next round tries again
             log.exception("referral queue chores failed")

@@ -102,8 +102,10 @@ def start_session(db: Session, user: User) -> tuple[str, UserSession]:
     return token, row
 
 
-def session_for(db: Session, token: str | None) -> UserSession | None:
-    """The live session for a cookie value, its expiry slid forward; None if expired."""
+def session_for(db: Session, token: str | None, touch: bool = True) -> UserSession | None:
+    """The live session for a cookie value, its expiry slid forward unless `touch` is False
+    (the pages' automatic polling must not keep an unattended screen logged in); None if
+    expired."""
     if not token:
         return None
     row = db.scalar(select(UserSession).where(UserSession.token_hash == sha256(token)))
@@ -112,8 +114,9 @@ def session_for(db: Session, token: str | None) -> UserSession | None:
         if row is not None:
             db.delete(row)
         return None
-    row.last_seen_at = now
-    row.expires_at = min(now + idle_timeout(), aware(row.created_at) + absolute_timeout())
+    if touch:
+        row.last_seen_at = now
+        row.expires_at = min(now + idle_timeout(), aware(row.created_at) + absolute_timeout())
     return row
 
 

@@ -39,8 +39,9 @@ class LoginRequired(Exception):
     """No valid session: the browser is sent to the login page."""
 
 
-def web_login(request: Request, db: Session, roles: tuple[str, ...] = ()) -> Login:
-    row = auth.session_for(db, request.cookies.get(COOKIE))
+def web_login(request: Request, db: Session, roles: tuple[str, ...] = (),
+              touch: bool = True) -> Login:
+    row = auth.session_for(db, request.cookies.get(COOKIE), touch)
     if row is None:
         db.commit()   # an expired session row is deleted
         raise LoginRequired()

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bot.referrals import hours
+from bot.referrals import hours, queue
 from bot.referrals.models import (ROLES, ApiToken, AuditLog, CannedReply, Case, OpeningHours,
                                   User)
 from bot.workspace import auth, cases, labels
@@ -170,7 +170,7 @@ def queue_page(request: Request, db: Session = Depends(db_session)):
 
 @router.get("/queue.json")
 def queue_json(request: Request, db: Session = Depends(db_session)):
-    login = web_login(request, db, ("counsellor", "admin"))
+    login = web_login(request, db, ("counsellor", "admin"), touch=False)
     rows = cases.queue_rows(db, login.user, **_filters(request, login))
     db.commit()
     return JSONResponse({"cases": rows, "waiting": sum(r["status"] == "waiting" for r in rows)},
@@ -202,7 +202,7 @@ def case_page(case_id: int, request: Request, db: Session = Depends(db_session))
 
 @router.get("/cases/{case_id}/messages.json")
 def case_messages(case_id: int, request: Request, db: Session = Depends(db_session)):
-    login = web_login(request, db, ("counsellor", "admin"))
+    login = web_login(request, db, ("counsellor", "admin"), touch=False)
     case = cases.get_case(db, login.user, case_id)
     body = {"status": case.status, "transcript": cases.transcript(db, case)}
     db.commit()
@@ -372,6 +372,10 @@ def admin_update_user(user_id: int, request: Request, data: dict = Depends(form)
     active = data.get("active") == "yes"
     if user.id == login.user.id and (not active or user.role != "admin"):
         raise cases.Refused(400, "You cannot deactivate yourself or remove your own admin role.")
+    if user.active and not active:
+        # the bot is silent while a case is held: nobody may hold one who cannot log in
+        for case_id in queue.release_all_held_by(db, user):
+            auth.audit(db, login.user, "release", case_id, f"{user.username} deactivated")
     user.active = active
     if data.get("password"):
         try:

@@ -19,7 +19,8 @@ from bot.db import make_engine, migrate, session_factory
 from bot.models import Contact, Message
 from bot.referrals import (EMERGENCY, HIGH, NORMAL, QueueError, claim, claim_next, create_case,
                            escalate_overdue, expire_stale, flag_danger, holding_case, next_opening,
-                           open_now, opening_text, queue_position, release, resolve, transfer)
+                           open_now, opening_text, queue_position, record_reply, release,
+                           release_all_held_by, release_stale_claims, resolve, transfer)
 from bot.referrals.models import Case, CaseNote, OpeningHours
 from bot.workspace.auth import create_user
 
@@ -275,6 +276,31 @@ def test_stale_cases_expire_unless_she_may_be_contacted_later(sessions):
         assert expire_stale(db, T0 + timedelta(hours=73), after_hours=72) == [stale.id]
         assert db.get(Case, stale.id).status == "expired"
         assert db.get(Case, later.id).status == "waiting"
+
+
+def test_a_claim_nobody_answers_goes_back_to_the_queue_so_she_is_not_left_in_silence(sessions):
+    with sessions() as db:
+        amal = counsellor(db, "amal")
+        idle, answered = case_for(db, at=T0), case_for(db, at=T0)
+        claim(db, amal, idle.id, now=T0)
+        claim(db, amal, answered.id, now=T0)
+        record_reply(db, answered, amal, now=T0 + timedelta(minutes=5))
+        assert release_stale_claims(db, T0 + timedelta(minutes=20), after_minutes=30) == []
+        assert release_stale_claims(db, T0 + timedelta(minutes=31), after_minutes=30) == [idle.id]
+        assert db.get(Case, idle.id).status == "waiting"
+        assert holding_case(db, idle.contact_id) is None, "the bot answers her again"
+        assert db.get(Case, answered.id).status == "active"
+
+
+def test_a_deactivated_counsellors_cases_go_back_to_the_queue(sessions):
+    with sessions() as db:
+        amal = counsellor(db, "amal")
+        a, b = case_for(db), case_for(db)
+        claim(db, amal, a.id)
+        claim(db, amal, b.id)
+        record_reply(db, b, amal)
+        assert sorted(release_all_held_by(db, amal)) == sorted([a.id, b.id])
+        assert {db.get(Case, a.id).status, db.get(Case, b.id).status} == {"waiting"}
 
 
 # -- erasure --------------------------------------------------------------------------------------

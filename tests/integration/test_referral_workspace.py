@@ -231,6 +231,20 @@ def test_an_expired_session_is_refused_and_removed(world):
     assert world.count(UserSession) == 0
 
 
+def test_automatic_polling_does_not_keep_an_unattended_screen_logged_in(world):
+    world.user("amal")
+    client, _ = world.login("amal")
+    with world.db() as db:
+        before = db.scalar(select(UserSession.expires_at))
+    for _ in range(3):
+        assert client.get("/workspace/queue.json").status_code == 200
+    with world.db() as db:
+        assert db.scalar(select(UserSession.expires_at)) == before
+    client.get("/workspace/queue")   # a person clicking does
+    with world.db() as db:
+        assert db.scalar(select(UserSession.expires_at)) > before
+
+
 def test_logout_ends_the_session(world):
     world.user("amal")
     client, csrf = world.login("amal")
@@ -337,6 +351,53 @@ def test_her_number_is_shown_only_after_her_consent_and_each_look_is_audited(wor
     assert world.count(AuditLog, AuditLog.action == "reveal_identifier") == 1
     client.post(f"/workspace/cases/{case_id}/consent", data={"csrf": csrf, "consent": "no"})
     assert ADDRESS not in client.get(f"/workspace/cases/{case_id}").text
+
+
+def test_her_words_are_shown_as_text_never_as_markup(world):
+    world.user("amal")
+    case_id = world.case()
+    with world.db() as db:
+        db.add(Message(contact_id=world.get(Case, case_id).contact_id, direction="in",
+                       text='<img src=x onerror="alert(1)"><script>alert(2)</script>'))
+        db.commit()
+    client, _ = world.login("amal")
+    page = client.get(f"/workspace/cases/{case_id}").text
+    assert "<script>alert(2)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+
+
+def test_deactivating_a_counsellor_puts_her_cases_back_in_the_queue(world):
+    world.user("root", role="admin")
+    amal = world.user("amal")
+    case_id = world.case()
+    client, csrf = world.login("amal")
+    client.post(f"/workspace/cases/{case_id}/claim", data={"csrf": csrf})
+    admin, admin_csrf = world.login("root")
+    r = admin.post(f"/workspace/admin/users/{amal}", data={"csrf": admin_csrf,
+                                                           "role": "counsellor", "lang_ar": "1"})
+    assert r.status_code == 303
+    case = world.get(Case, case_id)
+    assert (case.status, case.assigned_to) == ("waiting", None)
+    assert client.get("/workspace/queue").status_code == 303, "her session ended too"
+
+
+def test_the_chores_release_idle_claims_and_escalate_long_waits(world):
+    from bot.workspace import chores
+
+    world.user("amal")
+    old, claimed = world.case(), world.case()
+    client, csrf = world.login("amal")
+    client.post(f"/workspace/cases/{claimed}/claim", data={"csrf": csrf})
+    long_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    with world.db() as db:
+        db.get(Case, old).waiting_since = long_ago
+        db.get(Case, claimed).assigned_at = long_ago
+        db.commit()
+    done = chores(world.engine)
+    assert done["released"] == [claimed] and old in done["escalated"]
+    assert world.get(Case, claimed).status == "waiting"
+    assert world.get(Case, old).escalated_at is not None
+    assert world.count(AuditLog, AuditLog.action == "auto_release") == 1
 
 
 def test_canned_replies_in_her_language_are_offered_in_the_reply_box(world):
