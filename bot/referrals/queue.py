@@ -43,6 +43,8 @@ class CaseCreated:
     waiting_ahead: int          # cases before hers for her language
     open_now: bool
     opens_at: datetime | None   # when counsellors next answer, in the hours' time zone
+    # counsellors logged in now who may take her case; 0 while open means "nobody available"
+    counsellors_online: int = 0
 
 
 def _now(now: datetime | None) -> datetime:
@@ -86,7 +88,18 @@ def create_case(db: Session, contact: Contact, *, topic: str | None, language: s
         case.last_activity_at = now
     period_open = hours.open_now(db, now)
     return CaseCreated(case.id, created, waiting_ahead(db, case), period_open,
-                       None if period_open else hours.next_opening(db, now))
+                       None if period_open else hours.next_opening(db, now),
+                       counsellors_online(db, case, now))
+
+
+def counsellors_online(db: Session, case: Case, now: datetime | None = None) -> int:
+    """Active counsellors with a live workspace session who may take this case."""
+    from bot.referrals.models import UserSession
+
+    users = db.scalars(select(User).join(UserSession, UserSession.user_id == User.id)
+                       .where(UserSession.expires_at > _now(now), User.active.is_(True))
+                       .distinct())
+    return sum(1 for u in users if may_take(u, case))
 
 
 def holding_case(db: Session, contact_id: int) -> Case | None:

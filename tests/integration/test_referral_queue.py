@@ -261,6 +261,23 @@ def test_opening_hours_in_copenhagen_time_and_the_next_opening_in_her_language(s
         assert (r.open_now, r.opens_at) == (False, nxt)
 
 
+def test_she_can_be_told_whether_someone_who_can_help_her_is_online(sessions):
+    from bot.workspace.auth import start_session
+
+    with sessions() as db:
+        hodan = counsellor(db, "hodan", languages="so")
+        omar = counsellor(db, "omar", woman=False)
+        start_session(db, hodan)
+        start_session(db, omar)
+        args = dict(topic="violence", language="ar", priority="normal", contact_later=False)
+        r = create_case(db, contact(db), woman_counsellor=True, **args)
+        assert r.counsellors_online == 0, "nobody online speaks Arabic and is a woman"
+        r = create_case(db, contact(db), woman_counsellor=None, **args)
+        assert r.counsellors_online == 1
+        counsellor(db, "amal")     # not logged in: not counted
+        assert create_case(db, contact(db), woman_counsellor=True, **args).counsellors_online == 0
+
+
 def test_no_hours_set_means_always_open(sessions):
     with sessions() as db:
         r = create_case(db, contact(db), topic="health", language="ar", priority="normal",
