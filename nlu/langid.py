@@ -59,9 +59,12 @@ def _script_counts(text: str) -> dict[str, int]:
     return counts
 
 
-@lru_cache(maxsize=1)
-def _langid_identifier():
-    """py3langid with normalised probabilities; its API differs between 0.2 and 0.4."""
+@lru_cache(maxsize=4)
+def _langid_identifier(candidates: tuple[str, ...]):
+    """py3langid with normalised probabilities, restricted to `candidates`. One identifier
+    per candidate set: `set_languages` cuts the model down in place, so a shared one
+    restricted to Arabic-script languages could no longer rank Latin-script ones. Its API
+    differs between 0.2 and 0.4."""
     try:
         from py3langid import langid
     except ImportError:  # pragma: no cover - both runtimes install it
@@ -69,17 +72,18 @@ def _langid_identifier():
     loader = getattr(langid.LanguageIdentifier, "from_model_file", None) or getattr(
         langid.LanguageIdentifier, "from_pickled_model"
     )
-    return loader(langid.MODEL_FILE, norm_probs=True)
+    identifier = loader(langid.MODEL_FILE, norm_probs=True)
+    known = [c for c in candidates if c in identifier.nb_classes]
+    if not known:
+        return None
+    identifier.set_languages(known)
+    return identifier
 
 
 def _langid_rank(text: str, candidates: tuple[str, ...]) -> list[tuple[str, float]]:
-    identifier = _langid_identifier()
+    identifier = _langid_identifier(candidates)
     if identifier is None:
         return []
-    known = [c for c in candidates if c in identifier.nb_classes]
-    if not known:
-        return []
-    identifier.set_languages(known)
     return [(lang, float(p)) for lang, p in identifier.rank(text)]
 
 

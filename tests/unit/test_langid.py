@@ -38,3 +38,13 @@ def test_latin_script_arabic_is_arabic():
 def test_nothing_to_detect():
     assert detect("1234 !!!").language is None
     assert choose("1234", None) == "en"
+
+
+def test_detection_does_not_depend_on_what_was_detected_before():
+    """py3langid's set_languages cuts its model down in place; a shared identifier once
+    restricted to Arabic-script languages stopped recognising Latin-script ones."""
+    latin = ["hello, I need a doctor", "Waxaan rabaa inaan la hadlo qof", "Merhaba, nasılsınız"]
+    before = [detect(t) for t in latin]
+    detect("أريد التحدث مع شخص")
+    detect("می‌خواهم با یک نفر صحبت کنم")
+    assert [detect(t) for t in latin] == before
