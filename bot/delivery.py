@@ -244,6 +244,7 @@ class Delivery:
                 Message.contact_id == contact.id, Message.kind == "template",
                 Message.created_at >= contact.last_seen_at))
             if told is None:
+                db.commit()  # hold no connection across the await
                 try:
                     external_id = await sender.send_template(
                         address, contact.language or self.settings.whatsapp_template_language)

@@ -237,6 +237,9 @@ class Pipeline:
         metadata = {"language": outcome.language, "channel": contact.channel}
         if screening.danger:
             metadata["screening"] = "danger"
+        # No connection is held while Rasa thinks: the pool is small and a blocked checkout
+        # would stall the whole event loop. Objects stay usable (expire_on_commit=False).
+        db.commit()
         try:
             answers, actions_alive = await asyncio.gather(
                 self.rasa.send(contact.conversation_key, text, metadata), self.actions.alive())
@@ -291,12 +294,13 @@ class Pipeline:
         if case.open_now:
             text = texts.text("utter_handoff_queued", language)
             return Reply(_fill(text, waiting=case.waiting_ahead), kind="notice")
-        opens = case.opens_at.strftime("%d.%m. %H:%M") if case.opens_at else "?"
+        opens = self._referrals().opening_text(case.opens_at, language)
         return Reply(_fill(texts.text("utter_handoff_closed", language), opens=opens),
                      kind="notice")
 
     async def _erase(self, db: Session, contact: Contact) -> None:
         """Her conversation and everything known about her, here and in Rasa's tracker."""
+        db.commit()  # as above: nothing held across the await
         try:
             await self.rasa.replace_events(contact.conversation_key)
         except Exception:  # Rasa's copy is in memory only and expires with the session

@@ -15,10 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
 
 from bot import texts
 from bot.app import create_app
-from bot.models import Contact, Message
+from bot.models import Contact, Message, utcnow
 from bot.settings import Settings
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.servers import serve
@@ -261,3 +262,94 @@ def test_a_failed_action_is_an_outage_not_a_half_answer(gateway):
     replies = post(url, "s13", "what is the citizenship test").json()
     assert replies[-1]["text"] == texts.text("utter_service_down", "en")
     assert count(db, Message, Message.direction == "in", Message.status == "pending") == 1
+
+
+# -- handoff to a person, feedback, the bot's silence while a counsellor holds her case -------
+
+def _handoff(priority="normal"):
+    return [{"recipient_id": "x", "custom": {"handoff": {
+        "topic": "violence", "language": "ar", "priority": priority,
+        "woman_counsellor": True, "contact_later": False}}}]
+
+
+def _cases(database_url):
+    from bot.referrals import Case
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(Case.id, Case.status, Case.priority, Case.language,
+                                   Case.topic, Case.woman_counsellor)).all()
+    engine.dispose()
+    return rows
+
+
+def test_a_handoff_request_creates_one_case_and_tells_her_honestly_where_she_is(gateway):
+    url, rasa, _, db = gateway
+    post(url, "h1", "مرحبا")
+    rasa.replies = _handoff()
+    replies = post(url, "h1", "أريد التحدث مع شخص").json()
+    cases = _cases(db)
+    assert len(cases) == 1
+    assert (cases[0].status, cases[0].language, cases[0].topic, cases[0].woman_counsellor) == \
+        ("waiting", "ar", "violence", True)
+    expected = texts.text("utter_handoff_queued", "ar").replace("{waiting}", "0")
+    assert [r["text"] for r in replies] == [expected]
+
+    again = post(url, "h1", "أريد التحدث مع شخص").json()
+    assert len(_cases(db)) == 1, "a second request must not open a second case"
+    assert [r["text"] for r in again] == [texts.text("utter_handoff_already", "ar")]
+
+
+def test_out_of_hours_she_is_told_when_someone_answers(gateway):
+    from datetime import time as clock
+
+    from bot.referrals.models import OpeningHours
+    url, rasa, _, db = gateway
+    engine = create_engine(db)
+    with Session(engine) as s:  # open one minute a week, not now
+        s.add(OpeningHours(weekday=(utcnow().weekday() + 3) % 7, opens=clock(9, 0),
+                           closes=clock(9, 1)))
+        s.commit()
+    engine.dispose()
+    post(url, "h2", "hello")
+    rasa.replies = _handoff()
+    replies = post(url, "h2", "I want to talk to a person").json()
+    text = replies[0]["text"]
+    assert "{opens}" not in text and "09:00" in text
+    assert text.startswith(texts.text("utter_handoff_closed", "en").split("{")[0])
+
+
+def test_while_a_counsellor_holds_her_case_the_bot_is_silent_but_never_on_danger(gateway):
+    from bot.referrals import EMERGENCY, Case
+    url, rasa, _, db = gateway
+    post(url, "h3", "hello")
+    rasa.replies = _handoff()
+    post(url, "h3", "I want a person")
+    engine = create_engine(db)
+    with engine.begin() as conn:  # a counsellor has claimed it
+        conn.execute(Case.__table__.update().values(status="active"))
+    engine.dispose()
+    asked = len(rasa.received)
+    assert post(url, "h3", "are you there? my husband took my papers").json() == []
+    assert len(rasa.received) == asked, "the bot must not answer while a person does"
+    assert count(db, Message, Message.text == "are you there? my husband took my papers") == 1
+
+    replies = post(url, "h3", "he is going to kill me").json()
+    assert [r["text"] for r in replies] == [texts.text("utter_emergency", "en")]
+    assert len(rasa.received) == asked
+    assert _cases(db)[0].priority == EMERGENCY, "the case becomes an emergency"
+
+
+def test_feedback_is_stored_without_any_link_to_her(gateway):
+    from bot.models import Feedback
+    url, rasa, _, db = gateway
+    rasa.replies = [{"recipient_id": "x", "text": "Thank you!",
+                     "custom": {"feedback": {"entry_id": "health.gp", "helpful": False}}}]
+    post(url, "h4", "not helpful")
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        rows = conn.execute(select(Feedback.entry_id, Feedback.helpful,
+                                   Feedback.language)).all()
+        columns = {c.name for c in Feedback.__table__.columns}
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [("health.gp", False, "en")]
+    assert not columns & {"contact_id", "user_hash", "conversation_key"}

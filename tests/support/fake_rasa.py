@@ -15,6 +15,7 @@ class FakeRasa:
     def __init__(self):
         self.received: list[dict] = []
         self.mode = "ok"          # ok | error | empty | slow
+        self.delay_s = 0.0        # think time for every message (benchmarks)
         self.replies: list[dict] | None = None
         self.model_loaded = True
         self.replaced: list[str] = []
@@ -29,6 +30,8 @@ class FakeRasa:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
             try:
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
                 if self.mode == "slow":
                     await asyncio.sleep(0.2)
                 if self.mode == "error":
