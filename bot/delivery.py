@@ -133,12 +133,26 @@ class Delivery:
     def __init__(self, settings: Settings, sessions: sessionmaker, senders: dict[str, Sender]):
         self.settings, self.sessions, self.senders = settings, sessions, senders
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._concurrency = asyncio.Semaphore(16)
 
     def wake(self) -> None:
-        self._wake.set()
+        """Send what was just queued, now. Safe from any thread: the workspace's pages run
+        in FastAPI's thread pool, and asyncio.Event is not thread-safe."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # not running yet: the first pass picks the rows up
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self, idle_s: float = 1.0) -> None:
+        self._loop = asyncio.get_running_loop()
         self.recover()
         while True:
             try:

@@ -34,6 +34,7 @@ class Stack:
     ports: Ports = field(default_factory=Ports)
     database_url: str | None = None
     log_dir: Path = REPO / "var" / "log"
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. channel settings
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -67,6 +68,7 @@ class Stack:
         })
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
         return env
 
     def _start(self, name: str, cmd: list[str]) -> None:
