@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import texts
@@ -38,6 +38,19 @@ def answer_text(entry_id: str, language: str) -> str:
     return "\n\n".join(parts)
 
 
+# Passed as her region when she named no place we know: answers for any one region are
+# ruled out (Index.search), so she gets the one for all of Denmark, and is not asked again.
+NO_REGION = "unknown"
+
+
+def _last_action(tracker: Tracker) -> str | None:
+    """The action that ran before this one (Rasa does not send this action's own event)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name")
+    return None
+
+
 class ActionAnswerQuestion(SafeAction):
     def name(self) -> str:
         return "action_answer_question"
@@ -49,17 +62,35 @@ class ActionAnswerQuestion(SafeAction):
         chosen = _entity(tracker, "entry_id")
         if chosen in kb.entries:
             self._answer(dispatcher, chosen, language)
-            return []
+            return [SlotSet("last_entry_id", chosen)]
 
-        text = tracker.latest_message.get("text") or ""
-        named = region_in(text)  # remembered: later answers use her region too
-        events = [SlotSet("region", named)] if named else []
-        decision = Index.decide(index.search(text, language, tracker.get_slot("region")))
+        events: list[dict[str, Any]] = []
+        if _last_action(tracker) == "region_form":  # her town is known now: her question
+            text = tracker.get_slot("pending_question") or ""
+            region = tracker.get_slot("region") or NO_REGION
+            events += [SlotSet("pending_question", None), SlotSet("region_answer", None)]
+            may_ask = False
+        else:
+            text = tracker.latest_message.get("text") or ""
+            named = region_in(text)  # remembered: later answers use her region too
+            if named:
+                events.append(SlotSet("region", named))
+            region = named or tracker.get_slot("region")
+            may_ask = region is None and tracker.active_loop_name is None
+
+        decision = Index.decide(index.search(text, language, region))
         in_danger = (tracker.latest_message.get("intent") or {}).get("name") == "danger"
         if in_danger and decision.kind != "answer":
             return events  # after the emergency numbers, no menus and no "I don't know"
+        if (may_ask and not in_danger and decision.kind != "none"
+                and kb.entries[decision.hits[0].entry_id].region != "all"):
+            # The best answer is for one region and hers is unknown: region_form asks her
+            # town, then this action answers the question kept here (data/rules/region.yml).
+            return events + [SlotSet("pending_question", text), ActiveLoop("region_form")]
         if decision.kind == "answer":
-            self._answer(dispatcher, decision.hits[0].entry_id, language)
+            entry_id = decision.hits[0].entry_id
+            self._answer(dispatcher, entry_id, language)
+            events.append(SlotSet("last_entry_id", entry_id))
         elif decision.kind == "clarify":
             buttons = [{"title": kb.render(h.entry_id, language).title,
                         "payload": "/ask_question" + json.dumps({"entry_id": h.entry_id})}

@@ -1,18 +1,73 @@
-"""Handoff to a human counsellor. Until the referral queue exists, say honestly that nobody
-can be reached yet, keep her message, and give the numbers that work now."""
+"""Handoff to a human counsellor: the end of handoff_form (data/rules/handoff.yml).
+
+handoff_form asks only what routing needs, each as buttons in her language: the topic, whether
+she prefers a woman, whether a counsellor may write to her here later, and a confirmation. On
+"yes", action_create_referral hands the request to the gateway as the custom payload
+{"handoff": {...}} (.helper-notes/contracts.md); the gateway creates the case and tells her
+what happens next with the real queue figures (utter_handoff_queued / _closed / _already).
+This action says nothing about the case itself, so she never reads a promise the queue did
+not make. On "no" she is told kindly that nobody was asked.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 
-from bot import texts
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
 from bot.actions.safe import SafeAction
 
+# Button payloads (utter_ask_handoff_topic) carry these; "none" means she declined at the
+# topic question. The contract's other topics (citizenship, everyday) are for the workspace.
+TOPICS = {"violence", "health", "residence", "citizenship", "danish", "rights", "everyday",
+          "other"}
+FORM_SLOTS = ("handoff_topic", "handoff_woman", "handoff_contact", "handoff_confirm")
 
-class ActionRequestHandoff(SafeAction):
+
+def danger_in_session(tracker: Tracker) -> bool:
+    """Whether she signalled danger in this conversation session (the danger offer of a
+    counsellor only follows such a message)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            return False
+        if event.get("event") == "user" and \
+                ((event.get("parse_data") or {}).get("intent") or {}).get("name") == "danger":
+            return True
+    return False
+
+
+class ValidateHandoffForm(FormValidationAction):
     def name(self) -> str:
-        return "action_request_handoff"
+        return "validate_handoff_form"
 
-    def act(self, dispatcher, tracker, domain):
-        language = tracker.get_slot("language") or "en"
-        dispatcher.utter_message(text=texts.text("utter_handoff_unavailable", language))
-        return []
+    def validate_handoff_topic(self, value: Any, dispatcher: CollectingDispatcher,
+                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        if value == "none":  # "no" to the first question: she does not want a person now
+            return {"handoff_topic": "none", "handoff_woman": False, "handoff_contact": False,
+                    "handoff_confirm": False}
+        return {"handoff_topic": value if value in TOPICS else None}
+
+
+class ActionCreateReferral(SafeAction):
+    def name(self) -> str:
+        return "action_create_referral"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict[str, Any]) -> list[dict[str, Any]]:
+        reset = [SlotSet(slot, None) for slot in FORM_SLOTS]  # a later request asks afresh
+        if tracker.get_slot("handoff_confirm") is not True:
+            dispatcher.utter_message(response="utter_handoff_cancelled")
+            return reset
+        woman = tracker.get_slot("handoff_woman")
+        dispatcher.utter_message(json_message={"handoff": {
+            "topic": tracker.get_slot("handoff_topic") or "other",
+            "language": tracker.get_slot("language") or "en",
+            "priority": "emergency" if danger_in_session(tracker) else "normal",
+            "woman_counsellor": woman if isinstance(woman, bool) else None,
+            "contact_later": tracker.get_slot("handoff_contact") is True,
+        }})
+        return reset
