@@ -1,5 +1,7 @@
 """One real stack per test session: the Rasa server with the trained model, the action server
-with the real knowledge index, and the gateway, on free loopback ports with a fresh database."""
+with the real knowledge index, and the gateway, on free loopback ports with a fresh database.
+The gateway's Telegram and WhatsApp connectors point at fake platform APIs on loopback
+(tests/support), so conversations on both channels run through the real stack too."""
 
 from __future__ import annotations
 
@@ -7,14 +9,32 @@ import httpx
 import pytest
 
 from bot.stack import Ports, Stack
-from tests.support.servers import free_port
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.fake_whatsapp import PHONE_NUMBER_ID, VERSION, FakeWhatsApp
+from tests.support.servers import free_port, serve
+
+TELEGRAM_SECRET = "e2e-telegram-secret"
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory):
+def platforms():
+    telegram, whatsapp = FakeTelegram(), FakeWhatsApp()
+    with serve(telegram.app) as telegram_url, serve(whatsapp.app) as whatsapp_url:
+        yield telegram, telegram_url, whatsapp, whatsapp_url
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, platforms):
+    telegram, telegram_url, whatsapp, whatsapp_url = platforms
     tmp = tmp_path_factory.mktemp("stack")
     s = Stack(ports=Ports(gateway=free_port(), rasa=free_port(), actions=free_port()),
-              database_url=f"sqlite:///{tmp / 'bot.db'}", log_dir=tmp / "log")
+              database_url=f"sqlite:///{tmp / 'bot.db'}", log_dir=tmp / "log",
+              extra_env={
+                  "TELEGRAM_MODE": "webhook", "TELEGRAM_TOKEN": telegram.token,
+                  "TELEGRAM_SECRET": TELEGRAM_SECRET, "TELEGRAM_API_URL": telegram_url,
+                  "WHATSAPP_TOKEN": whatsapp.token, "WHATSAPP_APP_SECRET": whatsapp.app_secret,
+                  "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID, "WHATSAPP_API_VERSION": VERSION,
+                  "WHATSAPP_API_URL": whatsapp_url})
     s.start()
     try:
         s.wait_healthy(timeout_s=300)
