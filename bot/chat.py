@@ -3,6 +3,7 @@
     make chat                       # or: .venv/bin/python -m bot.chat [--url URL] [--sender ID]
 
 Type a message and press Enter. Buttons are numbered: type the number to press one.
+Press Enter on an empty line to fetch messages that came later (a counsellor's reply).
 Type /quit to leave.
 """
 
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sender", default=f"terminal-{secrets.token_hex(4)}")
     args = parser.parse_args(argv)
     endpoint = f"{args.url.rstrip('/')}/webhooks/rest/webhook"
+    outbox = f"{args.url.rstrip('/')}/webhooks/rest/outbox"
     buttons: list[dict] = []
     print(f"Talking to {args.url} as {args.sender}. Type /quit to leave.\n")
     while True:
@@ -35,13 +37,15 @@ def main(argv: list[str] | None = None) -> int:
         if line.isdigit() and 1 <= int(line) <= len(buttons):
             line = buttons[int(line) - 1]["payload"]
         try:
-            r = httpx.post(endpoint, json={"sender": args.sender, "message": line}, timeout=30)
+            r = (httpx.post(endpoint, json={"sender": args.sender, "message": line}, timeout=30)
+                 if line else httpx.get(outbox, params={"sender": args.sender}, timeout=30))
             r.raise_for_status()
+            later = httpx.get(outbox, params={"sender": args.sender}, timeout=30).json()
         except httpx.HTTPError as exc:
             print(f"(could not reach the bot: {exc}; is `make run` running?)", file=sys.stderr)
             continue
         buttons = []
-        for reply in r.json():
+        for reply in r.json() + later:
             print(f"bot> {reply.get('text', '')}")
             for b in reply.get("buttons") or []:
                 buttons.append(b)

@@ -55,9 +55,13 @@ def reveal_address(contact: Contact, hash_key: str | None = None) -> str | None:
 
 
 def enqueue(db: Session, contact: Contact, replies: list[Reply] | tuple[Reply, ...],
-            reply_to: Message | None = None, language: str | None = None) -> list[Message]:
-    """Stores the replies in order; the caller commits, then wakes the delivery worker."""
-    status = "queued" if contact.channel in PUSH_CHANNELS else "created"
+            reply_to: Message | None = None, language: str | None = None,
+            in_band: bool = False) -> list[Message]:
+    """Stores the replies in order; the caller commits, then wakes the delivery worker.
+    `in_band`: REST replies returned in the HTTP answer to her message (already `sent`);
+    other REST messages (a counsellor's, a late answer) wait `queued` for the client to
+    fetch them (GET /webhooks/rest/outbox)."""
+    status = "sent" if in_band and contact.channel not in PUSH_CHANNELS else "queued"
     rows = []
     for r in replies:
         row = Message(contact_id=contact.id, direction="out",

@@ -160,7 +160,7 @@ class Pipeline:
             db.commit()
             return outcome
         message.status = "pending" if outcome.pending else "processed"
-        self._store_replies(db, contact, message, replies)
+        self._store_replies(db, contact, message, replies, in_band=True)
         db.commit()
         if contact.channel in PUSH_CHANNELS:
             self.on_queued()
@@ -197,6 +197,21 @@ class Pipeline:
                     self.on_queued()
                     done += 1
         return done
+
+    def fetch_waiting(self, channel: str, user_id: str) -> list[Reply]:
+        """Messages for her that no HTTP answer carried (a counsellor's reply, an answer
+        given after an outage), oldest first, marked delivered: for REST clients, which
+        cannot be pushed to."""
+        uhash = self.user_hash(channel, user_id)
+        with self.sessions() as db:
+            rows = db.scalars(select(Message).join(Contact).where(
+                Contact.channel == channel, Contact.user_hash == uhash,
+                Message.direction == "out", Message.status == "queued")
+                .order_by(Message.id)).all()
+            for row in rows:
+                row.status, row.sent_at = "delivered", utcnow()
+            db.commit()
+        return [Reply(m.text, tuple(outbox.buttons_of(m)), kind=m.kind) for m in rows]
 
     def button_payload(self, channel: str, user_id: str, data: str) -> str | None:
         """A pressed button's payload. Buttons on push channels carry only `b:<message>:<n>`
@@ -315,8 +330,8 @@ class Pipeline:
 
     @staticmethod
     def _store_replies(db: Session, contact: Contact, message: Message,
-                       replies: list[Reply]) -> None:
-        outbox.enqueue(db, contact, replies, reply_to=message)
+                       replies: list[Reply], in_band: bool = False) -> None:
+        outbox.enqueue(db, contact, replies, reply_to=message, in_band=in_band)
 
     @staticmethod
     def _stored_replies(db: Session, message: Message) -> list[Reply]:

@@ -3,6 +3,9 @@
 POST /webhooks/rest/webhook  {"sender": "...", "message": "...", "metadata": {...}}
   -> 200 [{"recipient_id": "...", "text": "...", "buttons": [...]}, ...]
 `metadata.message_id`, when given, makes a retried request idempotent.
+
+GET /webhooks/rest/outbox?sender=...  -> the same list format, for messages no answer carried
+  (a counsellor's reply, an answer given after an outage); each is returned once.
 """
 
 from __future__ import annotations
@@ -32,6 +35,23 @@ async def rest_health() -> dict:
     return {"status": "ok"}
 
 
+def _rasa_format(sender: str, replies) -> list[dict]:
+    out = []
+    for r in replies:
+        item: dict = {"recipient_id": sender, "text": r.text}
+        if r.buttons:
+            item["buttons"] = list(r.buttons)
+        out.append(item)
+    return out
+
+
+@router.get("/webhooks/rest/outbox")
+async def rest_outbox(request: Request, sender: str = ""):
+    if not 1 <= len(sender) <= 128:
+        return _error(400, "sender is required (1 to 128 characters)")
+    return _rasa_format(sender, request.app.state.pipeline.fetch_waiting("rest", sender))
+
+
 @router.post("/webhooks/rest/webhook")
 async def rest_webhook(request: Request):
     body = await request.body()
@@ -48,10 +68,4 @@ async def rest_webhook(request: Request):
     outcome = await request.app.state.pipeline.handle(Inbound(
         channel="rest", user_id=msg.sender, text=msg.message,
         external_id=str(message_id)[:128] if message_id is not None else None))
-    out = []
-    for r in outcome.replies:
-        item: dict = {"recipient_id": msg.sender, "text": r.text}
-        if r.buttons:
-            item["buttons"] = list(r.buttons)
-        out.append(item)
-    return out
+    return _rasa_format(msg.sender, outcome.replies)

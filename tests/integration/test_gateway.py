@@ -353,3 +353,20 @@ def test_feedback_is_stored_without_any_link_to_her(gateway):
     engine.dispose()
     assert [tuple(r) for r in rows] == [("health.gp", False, "en")]
     assert not columns & {"contact_id", "user_hash", "conversation_key"}
+
+
+def test_rest_clients_fetch_a_late_answer_once(gateway):
+    url, rasa, _, db = gateway
+    rasa.mode = "error"
+    post(url, "late-1", "Hvor kan jeg lære dansk?")
+    assert httpx.get(f"{url}/webhooks/rest/outbox", params={"sender": "late-1"}).json() == []
+    rasa.mode = "ok"
+    deadline = time.monotonic() + 15  # the retry worker runs every 5 s
+    fetched = []
+    while not fetched and time.monotonic() < deadline:
+        time.sleep(0.5)
+        fetched = httpx.get(f"{url}/webhooks/rest/outbox", params={"sender": "late-1"}).json()
+    assert fetched == [{"recipient_id": "late-1", "text": "echo: Hvor kan jeg lære dansk?"}]
+    assert httpx.get(f"{url}/webhooks/rest/outbox", params={"sender": "late-1"}).json() == []
+    assert httpx.get(f"{url}/webhooks/rest/outbox", params={"sender": "other"}).json() == []
+    assert httpx.get(f"{url}/webhooks/rest/outbox").status_code == 400
