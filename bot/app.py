@@ -101,6 +101,8 @@ def main() -> None:
 
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request's URL at INFO, and Telegram's URLs carry the bot's token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="warning", access_log=False)
 

@@ -174,7 +174,7 @@ async def handle_update(pipeline: Pipeline, sender: TelegramSender, update: Upda
 
 async def _send_directly(sender: TelegramSender, address: str, outcome) -> None:
     """The database is down, so nothing can be queued: the safe reply goes straight out."""
-    for i, reply in enumerate(outcome.replies):
+    for reply in outcome.replies:
         try:
             await sender.send(address, Outgoing(0, reply.text, [], outcome.language))
         except SendError as exc:
