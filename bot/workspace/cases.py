@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot import outbox, texts
@@ -80,13 +80,31 @@ def queue_rows(db: Session, user: User, *, language: str = "", topic: str = "",
                         (Case.status == "waiting") & queue.eligible(user)))
     q = q.order_by((Case.status == "waiting").desc(), *queue.QUEUE_ORDER).limit(200)
     at = now()
-    rows = []
-    for c in db.scalars(q):
-        rows.append(case_summary(c, user, at))
-    return rows
+    found = list(db.scalars(q))
+    unanswered = unanswered_since(db, [c.contact_id for c in found
+                                       if c.status in ("assigned", "active")])
+    return [case_summary(c, user, at, unanswered.get(c.contact_id)) for c in found]
 
 
-def case_summary(c: Case, user: User, at: datetime | None = None) -> dict:
+def unanswered_since(db: Session, contact_ids: list[int]) -> dict[int, datetime]:
+    """For held cases: since when her latest message waits for a counsellor's answer."""
+    if not contact_ids:
+        return {}
+    last_in = dict(db.execute(select(Message.contact_id, func.max(Message.id)).where(
+        Message.contact_id.in_(contact_ids), Message.direction == "in")
+        .group_by(Message.contact_id)).all())
+    last_answer = dict(db.execute(select(Message.contact_id, func.max(Message.id)).where(
+        Message.contact_id.in_(contact_ids), Message.kind == "counsellor")
+        .group_by(Message.contact_id)).all())
+    waiting = [m for c, m in last_in.items() if m > (last_answer.get(c) or 0)]
+    if not waiting:
+        return {}
+    return {c: aware(t) for c, t in db.execute(
+        select(Message.contact_id, Message.created_at).where(Message.id.in_(waiting)))}
+
+
+def case_summary(c: Case, user: User, at: datetime | None = None,
+                 unanswered: datetime | None = None) -> dict:
     at = at or now()
     waited = (at - aware(c.waiting_since)).total_seconds() if c.status == "waiting" else None
     return {
@@ -96,6 +114,9 @@ def case_summary(c: Case, user: User, at: datetime | None = None) -> dict:
         "escalated": c.escalated_at is not None,
         "created_at": aware(c.created_at).isoformat(),
         "waiting_minutes": None if waited is None else int(waited // 60),
+        # held cases: minutes her latest message has waited for a counsellor's answer
+        "unanswered_minutes": (None if unanswered is None
+                               else int((at - unanswered).total_seconds() // 60)),
         "assigned_to": c.counsellor.name if c.counsellor else None,
         "mine": c.assigned_to == user.id,
         "outcome": c.outcome, "referred_service": c.referred_service,

@@ -1,6 +1,11 @@
 """Words the workspace shows for codes: languages, topics, priorities, statuses, outcomes."""
 
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
 from nlu.langid import NAMES, SUPPORTED
+
+CPH = ZoneInfo("Europe/Copenhagen")
 
 LANGUAGES = {
     "en": "English", "da": "Danish", "ar": "Arabic", "so": "Somali", "uk": "Ukrainian",
@@ -30,6 +35,16 @@ DELIVERY = {
 }
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ROLES = {"counsellor": "Counsellor", "editor": "Content editor", "admin": "Administrator"}
+
+
+def copenhagen(value: str | datetime | None, fmt: str = "%H:%M") -> str:
+    """A stored UTC time as the counsellors' wall clock (Copenhagen)."""
+    if not value:
+        return ""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(CPH).strftime(fmt)
 
 
 def language(code: str | None) -> str:

@@ -32,6 +32,7 @@ STATIC = {"workspace.css": "text/css", "workspace.js": "text/javascript"}
 PREFIX = "/workspace"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals.update(labels=labels)
+templates.env.filters["cph"] = labels.copenhagen
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 NOTICES = {

@@ -326,6 +326,27 @@ def test_claim_reply_note_resolve_through_the_pages_on_postgresql(fake_rasa, pos
             w.engine.dispose()
 
 
+def test_the_queue_shows_when_she_waits_for_her_counsellors_answer(world):
+    world.user("amal")
+    case_id = world.case()
+    client, csrf = world.login("amal")
+    client.post(f"/workspace/cases/{case_id}/claim", data={"csrf": csrf})
+
+    def row():
+        return client.get("/workspace/queue.json").json()["cases"][0]
+
+    assert row()["unanswered_minutes"] == 0, "her request is not answered yet"
+    client.post(f"/workspace/cases/{case_id}/reply", data={"csrf": csrf, "text": "Hello"})
+    assert row()["unanswered_minutes"] is None
+    with world.db() as db:
+        db.add(Message(contact_id=world.get(Case, case_id).contact_id, direction="in",
+                       text="are you there?",
+                       created_at=datetime.now(timezone.utc) - timedelta(minutes=12)))
+        db.commit()
+    assert row()["unanswered_minutes"] == 12
+    assert "she waits for an answer: 12 min" in client.get("/workspace/queue").text
+
+
 def test_a_reply_to_a_case_held_by_a_colleague_is_refused(world):
     world.user("amal")
     world.user("huda")

@@ -11,6 +11,14 @@
     delivery: { queued: "waiting to be sent", sending: "sending", sent: "sent", delivered: "delivered", read: "read", failed: "NOT DELIVERED", held: "HELD: her 24-hour window is closed; sent when she writes again", created: "stored", pending: "waiting for the bot" },
   };
 
+  // The same wall clock as the server-rendered page: Copenhagen, "22.11. 14:05".
+  const clock = new Intl.DateTimeFormat("da-DK", { timeZone: "Europe/Copenhagen", day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+  function when(iso) {
+    const p = {};
+    for (const part of clock.formatToParts(new Date(iso))) p[part.type] = part.value;
+    return `${p.day}.${p.month}. ${p.hour}:${p.minute}`;
+  }
+
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -62,7 +70,9 @@
         return el("tr", { class: "p-" + c.priority + (c.mine ? " mine" : "") },
           el("td", {}, link), prio, el("td", {}, lang[c.language] || c.language),
           el("td", {}, topic[c.topic] || c.topic),
-          el("td", {}, c.waiting_minutes === null ? "–" : c.waiting_minutes + " min"),
+          el("td", {}, c.waiting_minutes !== null ? c.waiting_minutes + " min"
+            : c.unanswered_minutes !== null ? el("span", { class: "badge unanswered" }, "she waits for an answer: " + c.unanswered_minutes + " min")
+            : "–"),
           el("td", {}, wishes), el("td", {}, status), el("td", {}, action));
       });
       if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: "8", class: "empty" }, "No cases here right now.")));
@@ -81,7 +91,7 @@
         const problem = m.status === "failed" || m.status === "held";
         const who = m.direction === "in" ? "She wrote" : m.kind === "counsellor" ? "Counsellor" : m.kind === "emergency" ? "Bot · emergency numbers" : "Bot";
         const li = el("li", { class: "msg " + (m.direction === "in" ? "in" : "out") + " k-" + m.kind + (problem ? " problem" : ""), "data-id": m.id },
-          el("span", { class: "who" }, who), el("span", { class: "when" }, m.at.slice(11, 16) + " UTC"),
+          el("span", { class: "who" }, who), el("span", { class: "when" }, when(m.at)),
           el("p", { dir: "auto" }, m.text));
         if (m.direction === "out" && L.delivery[m.status]) li.append(el("span", { class: "delivery" }, L.delivery[m.status]));
         return li;
