@@ -79,24 +79,41 @@
       queue.replaceChildren(...rows);
       const status = document.getElementById("queue-status");
       if (status) status.textContent = data.waiting + " waiting · updates every few seconds";
+      document.title = (data.waiting ? "(" + data.waiting + ") " : "") + "Queue · Counsellor workspace";
     });
   }
 
-  // Case: refresh the transcript (her new messages, delivery states of ours).
+  // Case: her new messages are appended and the delivery state of ours updated in place, so
+  // a screen reader announces only what is new (the list is aria-live).
   const transcript = document.getElementById("transcript");
   if (transcript) {
+    function who(m) {
+      return m.direction === "in" ? "She wrote" : m.kind === "counsellor" ? "Counsellor" : m.kind === "emergency" ? "Bot · emergency numbers" : "Bot";
+    }
+    function delivery(li, m) {
+      const problem = m.status === "failed" || m.status === "held";
+      li.className = "msg " + (m.direction === "in" ? "in" : "out") + " k-" + m.kind + (problem ? " problem" : "");
+      let span = li.querySelector(".delivery");
+      const label = m.direction === "out" ? L.delivery[m.status] : "";
+      if (!label) { if (span) span.remove(); return; }
+      if (!span) { span = el("span", { class: "delivery" }); li.append(span); }
+      if (span.textContent !== label) span.textContent = label;
+    }
     poll(transcript.dataset.poll, data => {
       const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
-      const items = data.transcript.map(m => {
-        const problem = m.status === "failed" || m.status === "held";
-        const who = m.direction === "in" ? "She wrote" : m.kind === "counsellor" ? "Counsellor" : m.kind === "emergency" ? "Bot · emergency numbers" : "Bot";
-        const li = el("li", { class: "msg " + (m.direction === "in" ? "in" : "out") + " k-" + m.kind + (problem ? " problem" : ""), "data-id": m.id },
-          el("span", { class: "who" }, who), el("span", { class: "when" }, when(m.at)),
-          el("p", { dir: "auto" }, m.text));
-        if (m.direction === "out" && L.delivery[m.status]) li.append(el("span", { class: "delivery" }, L.delivery[m.status]));
-        return li;
-      });
-      transcript.replaceChildren(...items);
+      const shown = new Map();
+      transcript.querySelectorAll("li[data-id]").forEach(li => shown.set(li.dataset.id, li));
+      const empty = transcript.querySelector("li.empty");
+      for (const m of data.transcript) {
+        let li = shown.get(String(m.id));
+        if (!li) {
+          if (empty) empty.remove();
+          li = el("li", { "data-id": m.id }, el("span", { class: "who" }, who(m)),
+            el("span", { class: "when" }, when(m.at)), el("p", { dir: "auto" }, m.text));
+          transcript.append(li);
+        }
+        delivery(li, m);
+      }
       if (atBottom) transcript.scrollTop = transcript.scrollHeight;
       const status = document.getElementById("case-status");
       if (status && L.status[data.status]) status.textContent = L.status[data.status];
