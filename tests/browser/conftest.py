@@ -19,7 +19,7 @@ LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgro
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed before other suites' event loops run
 def chromium():
     if not Path(CHROMIUM).exists():
         reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
