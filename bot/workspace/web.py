@@ -123,6 +123,9 @@ def login(request: Request, data: dict = Depends(form), db: Session = Depends(db
                                     "administrator to reset your password.", 429)
     user = auth.authenticate(db, username, data.get("password") or "")
     if user is None:
+        if len(failures) > 10_000:   # many names tried: forget the stale ones
+            for k in [k for k, v in failures.items() if now - v[-1] >= LOCK_WINDOW_S]:
+                del failures[k]
         failures[key] = recent + [now]
         auth.audit(db, None, "login_failed", detail=username[:60])
         db.commit()
