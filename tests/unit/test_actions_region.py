@@ -106,3 +106,24 @@ def test_an_unknown_town_gets_an_answer_and_is_not_asked_again(answer):
     assert messages, "her question is answered"
     assert "out-of-hours-capital-1813" not in _entries_offered(messages)
     assert not [e for e in events if e["event"] == "active_loop"]  # not asked again
+
+
+@pytest.mark.parametrize("answer, region", [
+    ("بسكن بأودنسه", "southern"),          # Arabic: "in" joined to the name
+    ("я живу у Копенгагені", "capital"),   # Ukrainian locative ending
+    ("Odense'de oturuyorum", "southern"),  # Turkish suffix
+    ("i Københavns kommune", "capital"),   # Danish genitive
+    ("Aarhus", "central"),
+    ("waxaan deganahay Aalborg", "north"),
+])
+def test_her_town_is_recognised_in_the_way_she_writes_it(answer, region):
+    from bot.actions.region import region_of_answer
+
+    assert region_of_answer(answer) == region
+
+
+@pytest.mark.parametrize("answer", ["ved havet", "في بيت صغير", "не скажу", "bilmiyorum"])
+def test_words_that_are_not_a_place_give_no_region(answer):
+    from bot.actions.region import region_of_answer
+
+    assert region_of_answer(answer) is None
