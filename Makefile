@@ -1,6 +1,6 @@
 # The commands the README names. Each sets up what it needs first (idempotent, see
 # scripts/setup.sh), so a fresh clone needs nothing but `make run` or `make test`.
-.PHONY: setup run test chat validate bench eval clean
+.PHONY: setup run test chat validate bench eval clean nlu-report
 
 setup:
 	@bash scripts/setup.sh
@@ -20,6 +20,9 @@ validate:
 bench: setup
 	@OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.retrieval
 	@.venv/bin/python -m bench.run
+
+nlu-report: setup
+	@nice -n 10 .venv/bin/python -m nlu.crossval
 
 clean:
 	rm -rf var models .rasa data/nlu
