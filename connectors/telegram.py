@@ -69,7 +69,7 @@ class TelegramSender:
                 await self.bot.initialize()
 
     async def send(self, address: str, out: Outgoing) -> str:
-        parts = split_text(out.text, TEXT_LIMIT) or [""]
+        parts = [p for p in split_text(out.text, TEXT_LIMIT) if p] or ["…"]  # text required
         markup = None
         if out.buttons:
             markup = InlineKeyboardMarkup(

@@ -64,7 +64,7 @@ class WhatsAppSender:
         if not out.buttons:
             return [{**base, "type": "text", "text": {"preview_url": False, "body": part}}
                     for part in split_text(out.text, TEXT_LIMIT)]
-        parts = split_text(out.text, BODY_LIMIT) or ["…"]
+        parts = [p for p in split_text(out.text, BODY_LIMIT) if p] or ["…"]  # body required
         bodies = [{**base, "type": "text", "text": {"preview_url": False, "body": part}}
                   for part in parts[:-1]]
         choices = out.buttons[:10]
