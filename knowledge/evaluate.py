@@ -43,7 +43,11 @@ def load_cases(directory: Path = EVAL_DIR) -> list[Case]:
 
 
 def run(index: Index, cases: list[Case]) -> list[tuple[Case, list[Hit]]]:
-    return [(c, index.search(c.question, c.lang, k=3)) for c in cases]
+    """The top 3 for every case; the questions are encoded in batches (the same vectors as
+    one by one, up to rounding, and many times faster on a busy machine)."""
+    vectors = index.encode([c.question for c in cases])
+    return [(c, index.search_encoded(v, c.question, c.lang, k=3))
+            for c, v in zip(cases, vectors)]
 
 
 def summarise(results, kb, thresholds=None) -> dict:
@@ -99,7 +103,7 @@ def calibrate(results, kb, max_wrong_pct: float = 10.0) -> tuple[float, float, f
     questions get one; ties go to fewer "I don't know"."""
     best, best_key = None, None
     for answer_t in [x / 100 for x in range(80, 96)]:
-        for margin in (0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06):
+        for margin in (0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.035, 0.04, 0.045, 0.05, 0.06):
             for clarify_t in [x / 100 for x in range(78, int(answer_t * 100) + 1, 2)]:
                 s = summarise(results, kb, (answer_t, margin, clarify_t))["languages"].values()
                 answered = sum(v["answered"] or 0 for v in s)

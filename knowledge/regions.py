@@ -1,7 +1,11 @@
-"""Finds the region a message mentions, from knowledge/regions.yml (municipalities and towns)."""
+"""Finds the region a message mentions, from knowledge/regions.yml (municipalities and towns).
+
+Names are whole words; Turkish writes case endings onto a town's name ("Vejle'de",
+"silkeborgda", "thisteddeyim"), so a name followed by one of those endings counts too."""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,6 +36,30 @@ def _lookup() -> NameLookup:
     return NameLookup(codes)
 
 
+# Turkish locative/ablative/dative endings, with "I am" (-yım) after them, after a place name.
+_TURKISH_ENDING = r"(?:['’]?(?:[dt][ae](?:ki|n|y[iı]m)?|y[ae]|[dt][ae]\s?y[iı]m))"
+
+
+# Danish words that look like a town with a Turkish ending.
+_DANISH_WORDS = {"vejlede"}
+
+
+@lru_cache(maxsize=1)
+def _suffixed() -> re.Pattern:
+    data = yaml.safe_load(FILE.read_text(encoding="utf-8"))
+    folded = {_fold(name) for groups in data.values()
+              for name in groups["municipalities"] + groups["places"]}
+    names = sorted((n for n in folded if len(n) >= 4), key=len, reverse=True)
+    return re.compile(r"(?<!\w)(" + "|".join(map(re.escape, names)) + ")" + _TURKISH_ENDING
+                      + r"(?!\w)")
+
+
 def region_in(text: str) -> str | None:
     lookup = _lookup()
-    return lookup.find(_fold(text)) or lookup.find(_plain(text))
+    found = lookup.find(_fold(text)) or lookup.find(_plain(text))
+    if found:
+        return found
+    for m in _suffixed().finditer(_fold(text)):  # folded only: "kogede" is not Køge
+        if m.group(0) not in _DANISH_WORDS:
+            return lookup.codes_by_name[m.group(1)]
+    return None

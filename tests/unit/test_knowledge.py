@@ -84,3 +84,31 @@ def test_translation_becomes_stale_when_the_english_text_changes(tmp_path):
 def test_numbers_ignore_separators_and_digit_scripts():
     assert numbers("DKK 5,545 og 24") == numbers("DKK 5.545 و ٢٤")
 
+
+
+@pytest.mark.parametrize("text, region", [
+    ("silkeborgda yaşıyorum, doktor kapalı", "central"),
+    ("Vejle'de oturuyorum", "southern"),
+    ("thisteddeyim, hangi numara", "north"),
+    ("kopenhagdaki kadın evleri", "capital"),
+])
+def test_a_town_with_a_turkish_case_ending_names_its_region(text, region):
+    from knowledge.regions import region_in
+
+    assert region_in(text) == region
+
+
+def test_danish_words_that_look_like_a_town_with_an_ending_name_no_region():
+    from knowledge.regions import region_in
+
+    for text in ("hun vejlede mig om sundhedskort", "vi kogede ris", "en vejleder"):
+        assert region_in(text) is None, text
+
+
+def test_character_ngrams_see_through_letter_variants():
+    from knowledge.index import normalise
+
+    assert normalise("إقامة") == normalise("اقامه")
+    assert normalise("كارت يك") == normalise("کارت یک")
+    assert normalise("Prøve i Dansk") == "prøve i dansk"
+    assert normalise("Ölüm") == normalise("olum")
