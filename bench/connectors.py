@@ -100,9 +100,10 @@ async def _drive(url: str, tg: FakeTelegram, wa: FakeWhatsApp, users: int, messa
 
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)
                                  ) as http:
-        async def post(kwargs):
+        async def post(key, kwargs):
             async with semaphore:
                 start = time.perf_counter()
+                sent_at.setdefault(key, start)  # her message leaves her phone now
                 r = await http.post(**kwargs)
                 latencies.append((time.perf_counter() - start) * 1000)
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
@@ -110,15 +111,15 @@ async def _drive(url: str, tg: FakeTelegram, wa: FakeWhatsApp, users: int, messa
         async def lane(items):
             nonlocal extra
             for channel, user, i, kwargs in items:
-                sent_at[(channel, user, i)] = time.perf_counter()
+                key = (channel, user, i)
                 if rng.random() < duplicates / 2:  # a redelivery racing the first delivery
                     extra += 1
-                    await asyncio.gather(post(kwargs), post(kwargs))
+                    await asyncio.gather(post(key, kwargs), post(key, kwargs))
                 else:
-                    await post(kwargs)
+                    await post(key, kwargs)
                 if rng.random() < duplicates / 2:  # a late redelivery
                     extra += 1
-                    await post(kwargs)
+                    await post(key, kwargs)
 
         start = time.perf_counter()
         await asyncio.gather(*(lane(items) for items in lanes))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from bot.models import Contact, Message, utcnow
@@ -134,7 +134,8 @@ class Delivery:
         self.settings, self.sessions, self.senders = settings, sessions, senders
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._concurrency = asyncio.Semaphore(16)
+        self._busy: dict[int, asyncio.Task] = {}   # contact id -> her sending task
+        self._concurrency = asyncio.Semaphore(32)  # HTTP sends in flight
 
     def wake(self) -> None:
         """Send what was just queued, now. Safe from any thread: the workspace's pages run
@@ -156,7 +157,7 @@ class Delivery:
         self.recover()
         while True:
             try:
-                await self.drain()
+                self.dispatch()
             except Exception:  # keep going; rows stay queued and are tried again
                 log.exception("delivery pass failed")
             try:
@@ -172,37 +173,49 @@ class Delivery:
             db.commit()
 
     async def close(self) -> None:
+        for task in list(self._busy.values()):
+            task.cancel()
         for sender in self.senders.values():
             await sender.close()
 
-    async def drain(self) -> int:
-        """One pass over what is due; returns how many messages went out."""
+    def dispatch(self) -> int:
+        """Starts one sending task for each woman with queued messages and none running.
+        Returns how many started. A task sends her messages one after another and looks
+        again when done, so what is queued meanwhile follows at once."""
         if not self.senders:
             return 0
         with self.sessions() as db:
-            rows = db.execute(
-                select(Message.id, Message.contact_id, Message.next_attempt_at)
-                .join(Contact).where(Message.direction == "out", Message.status == "queued",
-                                     Contact.channel.in_(list(self.senders)))
-                .order_by(Message.id).limit(1000)).all()
-        by_contact: dict[int, list[tuple[int, datetime | None]]] = defaultdict(list)
-        for message_id, contact_id, due in rows:
-            by_contact[contact_id].append((message_id, due))
-        results = await asyncio.gather(*(self._deliver_to(contact_id, items)
-                                         for contact_id, items in by_contact.items()))
-        return sum(results)
+            contacts = db.scalars(
+                select(Message.contact_id).join(Contact)
+                .where(Message.direction == "out", Message.status == "queued",
+                       Contact.channel.in_(list(self.senders)))
+                .group_by(Message.contact_id).order_by(func.min(Message.id))
+                .limit(1000)).all()
+        started = 0
+        for contact_id in contacts:
+            if contact_id in self._busy:
+                continue
+            task = asyncio.create_task(self._deliver_to(contact_id))
+            self._busy[contact_id] = task
+            task.add_done_callback(lambda _t, c=contact_id: self._busy.pop(c, None))
+            started += 1
+        return started
 
-    async def _deliver_to(self, contact_id: int, items: list[tuple[int, datetime | None]]) -> int:
-        sent = 0
-        async with self._concurrency:
+    async def _deliver_to(self, contact_id: int) -> None:
+        while True:
+            with self.sessions() as db:
+                items = db.execute(select(Message.id, Message.next_attempt_at).where(
+                    Message.contact_id == contact_id, Message.direction == "out",
+                    Message.status == "queued").order_by(Message.id)).all()
+            if not items:
+                return
             for message_id, due in items:
                 if due is not None and _aware(due) > utcnow():
-                    break  # an earlier message waits for its retry: keep her order
+                    return  # an earlier message waits for its retry: keep her order
                 outcome = await self._deliver_one(message_id)
-                if outcome != "sent":
-                    break
-                sent += 1
-        return sent
+                if outcome in ("queued", "skipped"):
+                    return  # to be retried later, or another worker has it
+                # sent, failed for good, or held: go on with her next message
 
     async def _deliver_one(self, message_id: int) -> str:
         with self.sessions() as db:
@@ -224,8 +237,9 @@ class Delivery:
                            message.language or contact.language or "en")
             attempts = message.attempts + 1
         try:
-            await sender.rate.wait(address)
-            external_id = await sender.send(address, out)
+            await sender.rate.wait(address)  # pacing per chat holds no sending slot
+            async with self._concurrency:
+                external_id = await sender.send(address, out)
         except SendError as exc:
             with self.sessions() as db:
                 message = db.get(Message, message_id)
