@@ -130,9 +130,20 @@ class _CharNgrams:
                                           preprocessor=normalise, sublinear_tf=True,
                                           dtype=np.float32)
         self.matrix = self.vectorizer.fit_transform([docs[i] for i in self.ids]).T.tocsr()
+        # A query is weighted here rather than by vectorizer.transform, whose input checks
+        # cost more than the arithmetic; its length normalisation is left out, as the scores
+        # are scaled by their best entry anyway.
+        self._analyse = self.vectorizer.build_analyzer()
+        self._vocabulary = self.vectorizer.vocabulary_
+        self._idf = self.vectorizer.idf_.astype(np.float32)
 
     def scores(self, text: str) -> np.ndarray:
-        return np.asarray((self.vectorizer.transform([text]) @ self.matrix).todense()).ravel()
+        grams = Counter(g for g in self._analyse(text) if g in self._vocabulary)
+        if not grams:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        cols = np.fromiter((self._vocabulary[g] for g in grams), dtype=np.int64, count=len(grams))
+        tf = 1 + np.log(np.fromiter(grams.values(), dtype=np.float32, count=len(grams)))
+        return np.asarray(self.matrix[cols].T @ (tf * self._idf[cols])).ravel()
 
 
 def _rows(kb: KnowledgeBase) -> list[tuple[str, str, str]]:
