@@ -306,6 +306,8 @@ class Pipeline:
             return self._bot_reply("utter_handoff_unavailable", language)
         if not case.created:
             return self._bot_reply("utter_handoff_already", language)
+        if case.open_now and case.counsellors_online == 0:  # open, but nobody logged in
+            return self._bot_reply("utter_handoff_nobody", language)
         if case.open_now:
             text = texts.text("utter_handoff_queued", language)
             return Reply(_fill(text, waiting=case.waiting_ahead), kind="notice")

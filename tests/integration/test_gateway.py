@@ -282,8 +282,35 @@ def _cases(database_url):
     return rows
 
 
+def _counsellor_online(database_url, languages="ar,en"):
+    from datetime import timedelta
+
+    from bot.referrals.models import User, UserSession
+    engine = create_engine(database_url)
+    with Session(engine) as s:
+        user = User(username=f"c-{languages}", password_hash="x", languages=languages,
+                    is_woman=True)
+        s.add(user)
+        s.flush()
+        s.add(UserSession(token_hash=f"t-{user.id}", user_id=user.id, csrf_token="c",
+                          expires_at=utcnow() + timedelta(hours=1)))
+        s.commit()
+    engine.dispose()
+
+
+def test_with_nobody_logged_in_she_is_told_so_honestly(gateway):
+    url, rasa, _, db = gateway
+    post(url, "h0", "hello")
+    rasa.replies = _handoff()
+    replies = post(url, "h0", "I want a person").json()
+    assert [r["text"] for r in replies] == [texts.text("utter_handoff_nobody", "en")]
+    assert "112" in replies[0]["text"] and "1888" in replies[0]["text"]
+    assert len(_cases(db)) == 1, "her case waits all the same"
+
+
 def test_a_handoff_request_creates_one_case_and_tells_her_honestly_where_she_is(gateway):
     url, rasa, _, db = gateway
+    _counsellor_online(db)
     post(url, "h1", "مرحبا")
     rasa.replies = _handoff()
     replies = post(url, "h1", "أريد التحدث مع شخص").json()

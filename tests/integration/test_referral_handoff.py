@@ -52,6 +52,7 @@ def env(sqlite_url):
         for name, langs in (("amal", "ar,en"), ("hodan", "so")):
             user = auth.create_user(db, name, "a long password", languages=langs, is_woman=True)
             tokens[name] = auth.create_token(db, user)
+            auth.start_session(db, user)  # on duty: logged in to the workspace
         db.commit()
     rasa, actions, tg = FakeRasa(), FakeActions(), FakeTelegram()
     with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, \
