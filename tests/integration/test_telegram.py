@@ -19,18 +19,9 @@ from bot.settings import Settings
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.servers import serve
+from tests.support.waiting import wait_for
 
 SECRET = "s3cret-token_for-tests"
-
-
-def wait_for(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Env:

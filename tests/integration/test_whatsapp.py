@@ -22,19 +22,10 @@ from bot.settings import Settings
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.fake_whatsapp import PHONE_NUMBER_ID, VERSION, FakeWhatsApp
 from tests.support.servers import serve
+from tests.support.waiting import wait_for
 
 WA = "4520123456"
 VERIFY = "verify-me-please"
-
-
-def wait_for(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Env:
