@@ -30,7 +30,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import outbox, safety, texts
+from bot import outbox, referrals, safety, texts
 from bot.delivery import release_held
 from bot.models import Contact, Feedback, Message, utcnow
 from bot.outbox import PUSH_CHANNELS, Reply
@@ -143,8 +143,8 @@ class Pipeline:
 
         outcome = Outcome(replies, language, contact.id, danger=screening.danger)
         if screening.danger:
-            self._referrals().flag_danger(db, contact.id)
-        if self._referrals().holding_case(db, contact.id) is not None:
+            referrals.flag_danger(db, contact.id)
+        if referrals.holding_case(db, contact.id) is not None:
             outcome.silent = True  # the counsellor answers; she sees this in her transcript
         elif inbound.kind != "text":
             replies.append(self._bot_reply("utter_unsupported_media", language))
@@ -233,10 +233,6 @@ class Pipeline:
         if outbox.reveal_address(contact, self.settings.hash_key) != address:
             contact.address_enc = outbox.seal_address(address, self.settings.hash_key)
 
-    @staticmethod
-    def _referrals():
-        from bot import referrals  # the referral queue (issue 6); imported late: optional
-        return referrals
 
     def _language(self, contact: Contact, text: str, found: langid.Detection) -> str:
         chosen = _CHOOSE_LANGUAGE.match(text.strip())
@@ -297,7 +293,7 @@ class Pipeline:
         priority = "emergency" if outcome.danger else str(request.get("priority") or "normal")
         try:
             with db.begin_nested():
-                case = self._referrals().create_case(
+                case = referrals.create_case(
                     db, contact, topic=str(request.get("topic") or "other"), language=language,
                     priority=priority, woman_counsellor=request.get("woman_counsellor"),
                     contact_later=bool(request.get("contact_later")))
@@ -311,7 +307,7 @@ class Pipeline:
         if case.open_now:
             text = texts.text("utter_handoff_queued", language)
             return Reply(_fill(text, waiting=case.waiting_ahead), kind="notice")
-        opens = self._referrals().opening_text(case.opens_at, language)
+        opens = referrals.opening_text(case.opens_at, language)
         return Reply(_fill(texts.text("utter_handoff_closed", language), opens=opens),
                      kind="notice")
 
