@@ -296,6 +296,16 @@ class Delivery:
 STATUS_ORDER = {"sent": 1, "delivered": 2, "read": 3}
 
 
+async def send_unstored(sender: Sender, address: str, replies, language: str) -> None:
+    """The database is down, so nothing can be queued: the safe reply goes straight out,
+    once, without retries (the platform redelivers her message, which is answered then)."""
+    for reply in replies:
+        try:
+            await sender.send(address, Outgoing(0, reply.text, [], language))
+        except SendError as exc:
+            log.warning("direct send failed: %s", exc.reason)
+
+
 def record_status(db, external_id: str, status: str, error: str | None = None) -> bool:
     """A platform's delivery report (WhatsApp statuses). Never moves a message backwards:
     callbacks arrive out of order. Returns whether a message was found."""

@@ -28,7 +28,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.delivery import Outgoing, RateLimit, SendError, split_text
+from bot.delivery import Outgoing, RateLimit, SendError, send_unstored, split_text
 from bot.pipeline import Inbound, Pipeline
 
 log = logging.getLogger(__name__)
@@ -167,18 +167,9 @@ async def handle_update(pipeline: Pipeline, sender: TelegramSender, update: Upda
         return True  # edits, joins, polls...: nothing she asked
     outcome = await pipeline.handle(inbound)
     if outcome.contact_id is None and not outcome.duplicate:
-        await _send_directly(sender, inbound.address, outcome)
+        await send_unstored(sender, inbound.address, outcome.replies, outcome.language)
         return False
     return True
-
-
-async def _send_directly(sender: TelegramSender, address: str, outcome) -> None:
-    """The database is down, so nothing can be queued: the safe reply goes straight out."""
-    for reply in outcome.replies:
-        try:
-            await sender.send(address, Outgoing(0, reply.text, [], outcome.language))
-        except SendError as exc:
-            log.warning("direct send failed: %s", exc.reason)
 
 
 @router.post("/webhooks/telegram")

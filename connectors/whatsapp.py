@@ -26,7 +26,8 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from bot.delivery import Outgoing, RateLimit, SendError, record_status, split_text
+from bot.delivery import (Outgoing, RateLimit, SendError, record_status, send_unstored,
+                          split_text)
 from bot.pipeline import Inbound, Pipeline
 
 log = logging.getLogger(__name__)
@@ -218,13 +219,9 @@ async def whatsapp_webhook(request: Request):
             continue
         outcome = await state.pipeline.handle(inbound)
         if outcome.contact_id is None and not outcome.duplicate:
-            stored_all = False
-            for reply in outcome.replies:  # database down: the safe reply goes out directly
-                try:
-                    await state.whatsapp.send(inbound.address,
-                                              Outgoing(0, reply.text, [], outcome.language))
-                except SendError as exc:
-                    log.warning("direct send failed: %s", exc.reason)
+            stored_all = False  # the database is down
+            await send_unstored(state.whatsapp, inbound.address, outcome.replies,
+                                outcome.language)
     state.delivery.wake()
     if not stored_all:  # Meta delivers the notification again later
         return JSONResponse({"error": "temporarily unavailable"}, status_code=503)

@@ -50,14 +50,23 @@ def _settings(rasa_url, action_url, db_url, tg_url, **extra):
     return Settings(**values)
 
 
-@pytest.fixture
-def env(sqlite_url):
+def _env(db_url):
     rasa, actions, tg = FakeRasa(), FakeActions(), FakeTelegram()
     with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, \
             serve(tg.app) as tg_url:
-        app = create_app(_settings(rasa_url, action_url, sqlite_url, tg_url))
+        app = create_app(_settings(rasa_url, action_url, db_url, tg_url))
         with serve(app) as url:
-            yield Env(url, app, rasa, tg, sqlite_url)
+            yield Env(url, app, rasa, tg, db_url)
+
+
+@pytest.fixture
+def env(sqlite_url):
+    yield from _env(sqlite_url)
+
+
+@pytest.fixture
+def pg_env(postgres_url):
+    yield from _env(postgres_url)
 
 
 def test_a_question_is_answered_in_her_chat_with_html_escaped(env):
@@ -290,20 +299,15 @@ def test_polling_mode_answers_without_a_public_address(sqlite_url):
         wait_for(lambda: tg.updates == [], what="confirmed updates forgotten")
 
 
-def test_on_postgresql_a_conversation_is_answered_in_order(postgres_url):
-    rasa, actions, tg = FakeRasa(), FakeActions(), FakeTelegram()
-    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, \
-            serve(tg.app) as tg_url:
-        app = create_app(_settings(rasa_url, action_url, postgres_url, tg_url))
-        with serve(app) as url:
-            env = Env(url, app, rasa, tg, postgres_url)
-            update = env.tg.text_update(1020, "first question")
-            env.post(update)
-            env.post(update)  # redelivered
-            env.post(env.tg.text_update(1020, "second question"))
-            wait_for(lambda: len(tg.chat(1020)) >= 2)
-            time.sleep(0.5)  # a duplicate would arrive now
-            assert [m["text"] for m in tg.chat(1020)] == ["echo: first question",
-                                                          "echo: second question"]
-            wait_for(lambda: [m.status for m in env.rows(Message.direction == "out")]
-                     == ["sent", "sent"], what="both replies recorded as sent")
+def test_on_postgresql_a_conversation_is_answered_in_order(pg_env):
+    env = pg_env
+    update = env.tg.text_update(1020, "first question")
+    env.post(update)
+    env.post(update)  # redelivered
+    env.post(env.tg.text_update(1020, "second question"))
+    wait_for(lambda: len(env.tg.chat(1020)) >= 2)
+    time.sleep(0.5)  # a duplicate would arrive now
+    assert [m["text"] for m in env.tg.chat(1020)] == ["echo: first question",
+                                                      "echo: second question"]
+    wait_for(lambda: [m.status for m in env.rows(Message.direction == "out")]
+             == ["sent", "sent"], what="both replies recorded as sent")
