@@ -12,6 +12,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import texts
+from bot.actions.handoff import typed_topic
 from bot.actions.safe import SafeAction
 from bot.actions.knowledge_state import state
 from knowledge.index import Index
@@ -57,6 +58,8 @@ class ActionAnswerQuestion(SafeAction):
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if typed_topic(tracker):
+            return []  # her words name the topic the form asks for; the form takes them
         kb, index = state()
         language = tracker.get_slot("language") or "en"
         chosen = _entity(tracker, "entry_id")

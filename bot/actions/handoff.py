@@ -19,13 +19,44 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from bot.actions.knowledge_state import state
 from bot.actions.safe import SafeAction
+from knowledge.index import Index
 
 # Button payloads (utter_ask_handoff_topic) carry these; "none" means she declined at the
 # topic question. The contract's other topics (citizenship, everyday) are for the workspace.
 TOPICS = {"violence", "health", "residence", "citizenship", "danish", "rights", "everyday",
           "other"}
 FORM_SLOTS = ("handoff_topic", "handoff_woman", "handoff_contact", "handoff_confirm")
+
+# A knowledge entry's folder (knowledge/entries/<folder>/) -> the referral topic it belongs to.
+# As with the buttons, "residence" is "residence or citizenship": permanent residence, in
+# the citizenship folder, is what she most often means by either.
+TOPIC_OF_FOLDER = {"violence": "violence", "emergency": "violence", "health": "health",
+                   "pregnancy": "health", "residence": "residence",
+                   "citizenship": "residence", "danish": "danish", "rights": "rights",
+                   "everyday": "everyday", "organisations": "other"}
+
+
+def typed_topic(tracker: Tracker) -> str | None:
+    """The topic she typed in words when the form asked for it ("about my residence permit"),
+    not with a button: the referral topic of the knowledge entry her words match best. The
+    topic only routes the case, so the best match is enough even where retrieval would offer
+    choices. None when the form is not asking the topic or her words match nothing."""
+    if tracker.active_loop_name != "handoff_form" or \
+            tracker.get_slot("requested_slot") != "handoff_topic":
+        return None
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    text = tracker.latest_message.get("text") or ""
+    if intent not in ("ask_question", "nlu_fallback", "request_human") or not text.strip() or \
+            text.startswith("/"):
+        return None
+    kb, index = state()
+    decision = Index.decide(index.search(text, tracker.get_slot("language") or "en",
+                                         tracker.get_slot("region")))
+    if decision.kind == "none":
+        return None
+    return TOPIC_OF_FOLDER.get(kb.entries[decision.hits[0].entry_id].topic)
 
 
 def danger_in_session(tracker: Tracker) -> bool:
@@ -43,6 +74,11 @@ def danger_in_session(tracker: Tracker) -> bool:
 class ValidateHandoffForm(FormValidationAction):
     def name(self) -> str:
         return "validate_handoff_form"
+
+    def extract_handoff_topic(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        topic = typed_topic(tracker)
+        return {"handoff_topic": topic} if topic else {}
 
     def validate_handoff_topic(self, value: Any, dispatcher: CollectingDispatcher,
                                tracker: Tracker, domain: DomainDict) -> dict[str, Any]:

@@ -9,8 +9,10 @@ import re
 import uuid
 
 import pytest
+from sqlalchemy import create_engine, func, select
 
 from bot import texts
+from bot.referrals import Case
 
 pytestmark = pytest.mark.stack
 
@@ -78,6 +80,36 @@ def test_asking_for_a_person_creates_a_request_and_says_what_happens_next(chat, 
     chat(sender, "/deny")
     chat(sender, "/deny")
     assert joined(chat(sender, "/affirm")) == texts.text("utter_handoff_already", lang)
+
+
+def newest_case_topic(stack) -> str:
+    engine = create_engine(stack.database_url)
+    with engine.connect() as conn:
+        newest = select(func.max(Case.id)).where(Case.channel == "rest").scalar_subquery()
+        topic = conn.execute(select(Case.topic).where(Case.id == newest)).scalar_one()
+    engine.dispose()
+    return topic
+
+
+@pytest.mark.parametrize("lang, words, topic", [
+    ("uk", "про мій дозвіл на проживання", "residence"),
+    ("ar", "عن الإقامة تبعي بالدنمارك", "residence"),
+    ("tr", "hamileliğim ve doğum hakkında", "health"),
+    ("da", "om danskuddannelse og sprogskole", "danish"),
+    ("so", "caafimaadka iyo dhakhtarka qoyska", "health"),
+])
+def test_a_topic_typed_in_words_is_understood(chat, stack, lang, words, topic):
+    """At the topic question she writes her topic instead of pressing a button: the form takes
+    it and goes on, and the counsellor sees that topic on the case."""
+    sender = start(chat, lang)
+    ask_for_a_person(chat, sender, lang)
+    replies = chat(sender, words)
+    assert joined(replies) == texts.text("utter_ask_handoff_woman", lang)
+    chat(sender, "/deny")
+    chat(sender, "/deny")
+    text = joined(chat(sender, "/affirm"))
+    assert not is_response(text, "utter_handoff_cancelled", lang), text
+    assert newest_case_topic(stack) == topic
 
 
 @pytest.mark.parametrize("lang", LANGS)
