@@ -58,8 +58,9 @@ class ActionAnswerQuestion(SafeAction):
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if typed_topic(tracker):
-            return []  # her words name the topic the form asks for; the form takes them
+        topic = typed_topic(tracker)
+        if topic:  # her words name the topic the form asks for: no answer, the form goes on
+            return [SlotSet("handoff_topic", topic)]
         kb, index = state()
         language = tracker.get_slot("language") or "en"
         chosen = _entity(tracker, "entry_id")

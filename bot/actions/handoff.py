@@ -77,6 +77,8 @@ class ValidateHandoffForm(FormValidationAction):
 
     def extract_handoff_topic(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> dict[str, Any]:
+        if tracker.get_slot("handoff_topic"):  # action_answer_question found it this turn
+            return {}
         topic = typed_topic(tracker)
         return {"handoff_topic": topic} if topic else {}
 
