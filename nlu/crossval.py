@@ -25,7 +25,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from nlu.generate import PER_ENTRY, SOURCE, TARGET, generate  # noqa: E402
+from nlu.generate import PER_ENTRY, TARGET, generate, hand_written  # noqa: E402
 
 REPORTS = REPO / "var" / "reports"
 TARGET_F1 = 0.90
@@ -41,11 +41,8 @@ def example_languages() -> dict[str, set[str]]:
     from knowledge.store import load
 
     langs: dict[str, set[str]] = defaultdict(set)
-    for path in sorted(SOURCE.glob("*.yml")):
-        for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
-            for line in block["examples"].splitlines():
-                if line.strip().startswith("- "):
-                    langs[_norm(line.strip()[2:])].add(path.stem)
+    for lang, _, text in hand_written():
+        langs[_norm(text)].add(lang)
     for entry in load().entries.values():
         for lang, questions in entry.questions.items():
             for q in questions[:PER_ENTRY]:

@@ -23,6 +23,16 @@ PER_ENTRY = 2  # enough to teach "this is a question"; retrieval uses all of the
 sys.path.insert(0, str(REPO))
 
 
+def hand_written() -> list[tuple[str, str, str]]:
+    """(language, intent, text) of every example in nlu/data/<language>.yml, spaces collapsed."""
+    out = []
+    for path in sorted(SOURCE.glob("*.yml")):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+            out += [(path.stem, block["intent"], " ".join(line.strip()[2:].split()))
+                    for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+    return out
+
+
 def _block(examples: list[str]) -> str:
     return "".join(f"    - {' '.join(e.split())}\n" for e in examples if e.strip())
 

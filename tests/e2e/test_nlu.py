@@ -5,15 +5,12 @@ is the guard that a change to the pipeline or the data did not break understandi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
-import yaml
+
+from nlu.generate import hand_written
 
 pytestmark = pytest.mark.stack
-
-REPO = Path(__file__).resolve().parents[2]
 
 # Written for this test, not copied into the training data (checked below).
 UNSEEN = [
@@ -47,12 +44,7 @@ NOT_FOR_A_QUESTION = {"affirm", "deny", "thanks", "goodbye", "greet", "feedback_
 
 
 def training_texts() -> set[str]:
-    texts = set()
-    for path in (REPO / "nlu" / "data").glob("*.yml"):
-        for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
-            texts |= {" ".join(line.strip()[2:].split()).casefold()
-                      for line in block["examples"].splitlines() if line.strip().startswith("- ")}
-    return texts
+    return {text.casefold() for _, _, text in hand_written()}
 
 
 def parse(stack, text: str) -> str:
