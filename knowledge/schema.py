@@ -16,8 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 SOURCE_LANGUAGES = ("en", "da")
 TRANSLATED_LANGUAGES = ("ar", "so", "uk", "fa", "ur", "tr", "ti")
 LANGUAGES = SOURCE_LANGUAGES + TRANSLATED_LANGUAGES
-TOPICS = ("violence", "emergency", "health", "pregnancy", "residence", "citizenship", "danish",
-          "rights", "everyday", "organisations")
+TOPICS = (
+    "violence",
+    "emergency",
+    "health",
+    "pregnancy",
+    "residence",
+    "citizenship",
+    "danish",
+    "rights",
+    "everyday",
+    "organisations",
+)
 REGIONS = ("all", "capital", "zealand", "central", "southern", "north")
 
 PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\.(phone|web|address|name)\}")
@@ -68,6 +78,8 @@ class Entry(Strict):
     owner: str
     last_reviewed: date
     review_by: date | None = None
+    # a person confirmed the promises in the answer ("must offer", ...): "<who, date>"
+    promises_checked: str | None = Field(default=None, min_length=5)
     region: Literal[REGIONS] = "all"  # type: ignore[valid-type]
     services: list[str] = []
     sources: list[Source] = Field(min_length=1)
