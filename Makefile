@@ -6,10 +6,10 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	@.venv/bin/python -m bot.stack
+	@.venv/bin/python -m tools.stack
 
 chat:
-	@.venv/bin/python -m bot.chat
+	@.venv/bin/python -m tools.chat
 
 test: setup
 	@bash scripts/test.sh
@@ -22,7 +22,7 @@ bench: setup
 	@.venv/bin/python -m bench.run
 
 nlu-report: setup
-	@nice -n 10 .venv/bin/python -m nlu.crossval
+	@nice -n 10 .venv/bin/python -m tools.nlu_crossval
 
 clean:
 	rm -rf var models .rasa data/nlu

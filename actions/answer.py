@@ -11,10 +11,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import texts
-from bot.actions.handoff import typed_topic
-from bot.actions.safe import SafeAction
-from bot.actions.knowledge_state import state
+from actions.handoff import typed_topic
+from actions.knowledge_state import state
+from actions.safe import SafeAction
+from common import texts
+from common.contracts import KnowledgeStatus, to_custom
 from knowledge.index import Index
 from knowledge.regions import region_in
 
@@ -34,8 +35,14 @@ def answer_text(entry_id: str, language: str) -> str:
         parts.append(texts.text("utter_machine_translation_notice", language))
     if r.state == "fallback":
         parts.insert(0, texts.text("utter_answer_in_source_language", language))
-    parts.append(texts.text("utter_answer_source", language,
-                            source=urlparse(r.sources[0]).netloc, date=r.last_reviewed))
+    parts.append(
+        texts.text(
+            "utter_answer_source",
+            language,
+            source=urlparse(r.sources[0]).netloc,
+            date=r.last_reviewed,
+        )
+    )
     return "\n\n".join(parts)
 
 
@@ -56,8 +63,9 @@ class ActionAnswerQuestion(SafeAction):
     def name(self) -> str:
         return "action_answer_question"
 
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-            domain: dict[str, Any]) -> list[dict[str, Any]]:
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         topic = typed_topic(tracker)
         if topic:  # her words name the topic the form asks for: no answer, the form goes on
             return [SlotSet("handoff_topic", topic)]
@@ -86,8 +94,12 @@ class ActionAnswerQuestion(SafeAction):
         in_danger = (tracker.latest_message.get("intent") or {}).get("name") == "danger"
         if in_danger and decision.kind != "answer":
             return events  # after the emergency numbers, no menus and no "I don't know"
-        if (may_ask and not in_danger and decision.kind != "none"
-                and kb.entries[decision.hits[0].entry_id].region != "all"):
+        if (
+            may_ask
+            and not in_danger
+            and decision.kind != "none"
+            and kb.entries[decision.hits[0].entry_id].region != "all"
+        ):
             # The best answer is for one region and hers is unknown: region_form asks her
             # town, then this action answers the question kept here (data/rules/region.yml).
             return events + [SlotSet("pending_question", text), ActiveLoop("region_form")]
@@ -96,9 +108,13 @@ class ActionAnswerQuestion(SafeAction):
             self._answer(dispatcher, entry_id, language)
             events.append(SlotSet("last_entry_id", entry_id))
         elif decision.kind == "clarify":
-            buttons = [{"title": kb.render(h.entry_id, language).title,
-                        "payload": "/ask_question" + json.dumps({"entry_id": h.entry_id})}
-                       for h in decision.hits]
+            buttons = [
+                {
+                    "title": kb.render(h.entry_id, language).title,
+                    "payload": "/ask_question" + json.dumps({"entry_id": h.entry_id}),
+                }
+                for h in decision.hits
+            ]
             dispatcher.utter_message(text=texts.text("utter_clarify", language), buttons=buttons)
         else:
             dispatcher.utter_message(text=texts.text("utter_no_answer", language))
@@ -107,8 +123,10 @@ class ActionAnswerQuestion(SafeAction):
     @staticmethod
     def _answer(dispatcher: CollectingDispatcher, entry_id: str, language: str) -> None:
         feedback = texts.response("utter_ask_feedback", language)
-        dispatcher.utter_message(text=answer_text(entry_id, language) + "\n\n" + feedback["text"],
-                                 buttons=feedback.get("buttons", []))
+        dispatcher.utter_message(
+            text=answer_text(entry_id, language) + "\n\n" + feedback["text"],
+            buttons=feedback.get("buttons", []),
+        )
 
 
 class ActionKnowledgeStatus(SafeAction):
@@ -119,7 +137,8 @@ class ActionKnowledgeStatus(SafeAction):
 
     def act(self, dispatcher, tracker, domain):
         kb, index = state()
-        dispatcher.utter_message(json_message={
-            "entries": len(kb.entries), "rows": int(len(index.row_entry)),
-            "fingerprint": kb.fingerprint()})
+        status = KnowledgeStatus(
+            entries=len(kb.entries), rows=int(len(index.row_entry)), fingerprint=kb.fingerprint()
+        )
+        dispatcher.utter_message(json_message=to_custom(status))
         return []

@@ -13,19 +13,22 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.safe import SafeAction
+from actions.safe import SafeAction
+from common.contracts import Feedback, to_custom
 
 
 class ActionFeedback(SafeAction):
     def name(self) -> str:
         return "action_feedback"
 
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-            domain: dict[str, Any]) -> list[dict[str, Any]]:
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         helpful = (tracker.latest_message.get("intent") or {}).get("name") == "feedback_positive"
-        dispatcher.utter_message(json_message={"feedback": {
-            "entry_id": tracker.get_slot("last_entry_id"), "helpful": helpful}})
+        feedback = Feedback(entry_id=tracker.get_slot("last_entry_id"), helpful=helpful)
+        dispatcher.utter_message(json_message=to_custom(feedback))
         # On "no", the rule (data/rules/feedback.yml) follows with the offer of a counsellor.
-        dispatcher.utter_message(response="utter_feedback_thanks" if helpful
-                                 else "utter_feedback_sorry")
+        dispatcher.utter_message(
+            response="utter_feedback_thanks" if helpful else "utter_feedback_sorry"
+        )
         return []

@@ -19,23 +19,29 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from bot.actions.knowledge_state import state
-from bot.actions.safe import SafeAction
+from actions.knowledge_state import state
+from actions.safe import SafeAction
+from common.contracts import Handoff, to_custom
+from common.vocab import HANDOFF_TOPICS, LANGUAGES
 from knowledge.index import Index
 
-# Button payloads (utter_ask_handoff_topic) carry these; "none" means she declined at the
-# topic question. The contract's other topics (citizenship, everyday) are for the workspace.
-TOPICS = {"violence", "health", "residence", "citizenship", "danish", "rights", "everyday",
-          "other"}
 FORM_SLOTS = ("handoff_topic", "handoff_woman", "handoff_contact", "handoff_confirm")
 
 # A knowledge entry's folder (knowledge/entries/<folder>/) -> the referral topic it belongs to.
 # As with the buttons, "residence" is "residence or citizenship": permanent residence, in
 # the citizenship folder, is what she most often means by either.
-TOPIC_OF_FOLDER = {"violence": "violence", "emergency": "violence", "health": "health",
-                   "pregnancy": "health", "residence": "residence",
-                   "citizenship": "residence", "danish": "danish", "rights": "rights",
-                   "everyday": "everyday", "organisations": "other"}
+TOPIC_OF_FOLDER = {
+    "violence": "violence",
+    "emergency": "violence",
+    "health": "health",
+    "pregnancy": "health",
+    "residence": "residence",
+    "citizenship": "residence",
+    "danish": "danish",
+    "rights": "rights",
+    "everyday": "everyday",
+    "organisations": "other",
+}
 
 
 def typed_topic(tracker: Tracker) -> str | None:
@@ -43,17 +49,23 @@ def typed_topic(tracker: Tracker) -> str | None:
     not with a button: the referral topic of the knowledge entry her words match best. The
     topic only routes the case, so the best match is enough even where retrieval would offer
     choices. None when the form is not asking the topic or her words match nothing."""
-    if tracker.active_loop_name != "handoff_form" or \
-            tracker.get_slot("requested_slot") != "handoff_topic":
+    if (
+        tracker.active_loop_name != "handoff_form"
+        or tracker.get_slot("requested_slot") != "handoff_topic"
+    ):
         return None
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     text = tracker.latest_message.get("text") or ""
-    if intent not in ("ask_question", "nlu_fallback", "request_human") or not text.strip() or \
-            text.startswith("/"):
+    if (
+        intent not in ("ask_question", "nlu_fallback", "request_human")
+        or not text.strip()
+        or text.startswith("/")
+    ):
         return None
     kb, index = state()
-    decision = Index.decide(index.search(text, tracker.get_slot("language") or "en",
-                                         tracker.get_slot("region")))
+    decision = Index.decide(
+        index.search(text, tracker.get_slot("language") or "en", tracker.get_slot("region"))
+    )
     if decision.kind == "none":
         return None
     return TOPIC_OF_FOLDER.get(kb.entries[decision.hits[0].entry_id].topic)
@@ -65,8 +77,10 @@ def danger_in_session(tracker: Tracker) -> bool:
     for event in reversed(tracker.events):
         if event.get("event") == "session_started":
             return False
-        if event.get("event") == "user" and \
-                ((event.get("parse_data") or {}).get("intent") or {}).get("name") == "danger":
+        if (
+            event.get("event") == "user"
+            and ((event.get("parse_data") or {}).get("intent") or {}).get("name") == "danger"
+        ):
             return True
     return False
 
@@ -75,37 +89,47 @@ class ValidateHandoffForm(FormValidationAction):
     def name(self) -> str:
         return "validate_handoff_form"
 
-    def extract_handoff_topic(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> dict[str, Any]:
+    def extract_handoff_topic(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if tracker.get_slot("handoff_topic"):  # action_answer_question found it this turn
             return {}
         topic = typed_topic(tracker)
         return {"handoff_topic": topic} if topic else {}
 
-    def validate_handoff_topic(self, value: Any, dispatcher: CollectingDispatcher,
-                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_handoff_topic(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value == "none":  # "no" to the first question: she does not want a person now
-            return {"handoff_topic": "none", "handoff_woman": False, "handoff_contact": False,
-                    "handoff_confirm": False}
-        return {"handoff_topic": value if value in TOPICS else None}
+            return {
+                "handoff_topic": "none",
+                "handoff_woman": False,
+                "handoff_contact": False,
+                "handoff_confirm": False,
+            }
+        return {"handoff_topic": value if value in HANDOFF_TOPICS else None}
 
 
 class ActionCreateReferral(SafeAction):
     def name(self) -> str:
         return "action_create_referral"
 
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-            domain: dict[str, Any]) -> list[dict[str, Any]]:
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         reset = [SlotSet(slot, None) for slot in FORM_SLOTS]  # a later request asks afresh
         if tracker.get_slot("handoff_confirm") is not True:
             dispatcher.utter_message(response="utter_handoff_cancelled")
             return reset
         woman = tracker.get_slot("handoff_woman")
-        dispatcher.utter_message(json_message={"handoff": {
-            "topic": tracker.get_slot("handoff_topic") or "other",
-            "language": tracker.get_slot("language") or "en",
-            "priority": "emergency" if danger_in_session(tracker) else "normal",
-            "woman_counsellor": woman if isinstance(woman, bool) else None,
-            "contact_later": tracker.get_slot("handoff_contact") is True,
-        }})
+        topic = tracker.get_slot("handoff_topic")
+        language = tracker.get_slot("language")
+        request = Handoff(
+            topic=topic if topic in HANDOFF_TOPICS else "other",
+            language=language if language in LANGUAGES else "en",
+            priority="emergency" if danger_in_session(tracker) else "normal",
+            woman_counsellor=woman if isinstance(woman, bool) else None,
+            contact_later=tracker.get_slot("handoff_contact") is True,
+        )
+        dispatcher.utter_message(json_message=to_custom(request))
         return reset

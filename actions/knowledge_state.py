@@ -18,8 +18,12 @@ def state() -> tuple[KnowledgeBase, Index]:
     start = time.perf_counter()
     kb = load()
     index = Index.load_or_build(kb, model_store.load())
-    log.info("knowledge loaded: %d entries, %d rows in %.1fs", len(kb.entries),
-             len(index.row_entry), time.perf_counter() - start)
+    log.info(
+        "knowledge loaded: %d entries, %d rows in %.1fs",
+        len(kb.entries),
+        len(index.row_entry),
+        time.perf_counter() - start,
+    )
     return kb, index
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from rasa_sdk.events import Restarted
 
-from bot import texts
-from bot.actions.safe import SafeAction
+from actions.safe import SafeAction
+from common import texts
+from common.contracts import Erase, to_custom
 
 
 class ActionDeleteData(SafeAction):
@@ -15,6 +16,7 @@ class ActionDeleteData(SafeAction):
 
     def act(self, dispatcher, tracker, domain):
         language = tracker.get_slot("language") or "en"
-        dispatcher.utter_message(text=texts.text("utter_deleted", language),
-                                 json_message={"erase": True})
+        dispatcher.utter_message(
+            text=texts.text("utter_deleted", language), json_message=to_custom(Erase())
+        )
         return [Restarted()]

@@ -23,10 +23,15 @@ _MAX_ENDING = 3
 
 
 def _stems(word: str) -> list[str]:
-    bases = [word] + [word[len(p):] for p in _ARABIC_PREFIXES
-                      if word.startswith(p) and len(word) - len(p) >= 3]
-    return [b[:len(b) - cut] for b in bases for cut in range(_MAX_ENDING + 1)
-            if len(b) - cut >= 4 or cut == 0]
+    bases = [word] + [
+        word[len(p) :] for p in _ARABIC_PREFIXES if word.startswith(p) and len(word) - len(p) >= 3
+    ]
+    return [
+        b[: len(b) - cut]
+        for b in bases
+        for cut in range(_MAX_ENDING + 1)
+        if len(b) - cut >= 4 or cut == 0
+    ]
 
 
 def region_of_answer(answer: str) -> str | None:
@@ -44,8 +49,9 @@ class ValidateRegionForm(FormValidationAction):
     def name(self) -> str:
         return "validate_region_form"
 
-    def validate_region_answer(self, value: Any, dispatcher: CollectingDispatcher,
-                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_region_answer(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         region = region_of_answer(str(value or ""))
         if region is None:  # asked once only: she gets the answer for all of Denmark
             dispatcher.utter_message(response="utter_region_unknown")

@@ -1,6 +1,6 @@
-"""Starts the action server: rasa-sdk's HTTP app with this project's actions (bot/actions/).
+"""Starts the action server: rasa-sdk's HTTP app with this project's actions (actions/).
 
-    python -m bot.action_server [--port 5055]
+    python -m actions.server [--port 5055]
 
 rasa-sdk's own runner (`python -m rasa_sdk`) starts Sanic's multi-process manager, which
 clashes with torch having fixed multiprocessing's start method and would load the embedding
@@ -20,17 +20,16 @@ import logging  # noqa: E402
 from functools import lru_cache  # noqa: E402
 
 import yaml  # noqa: E402
-
 from rasa_sdk.endpoint import create_app  # noqa: E402
 from rasa_sdk.executor import ActionExecutor  # noqa: E402
 
-from bot.texts import DOMAIN  # noqa: E402
+from common.texts import DOMAIN  # noqa: E402
 
 
 class LocalDomainExecutor(ActionExecutor):
     """With `enable_selective_domain` (endpoints.yml) Rasa 3.6 sends neither the domain nor
     the digest rasa-sdk 3.21 expects from Rasa Pro, and rasa-sdk would refuse the call. Our
-    actions read their texts from domain.yml (bot/texts.py), so that is the domain served."""
+    actions read their texts from domain.yml (common/texts.py), so that is the domain served."""
 
     def update_and_return_domain(self, payload, action_name):
         if payload.get("domain") is None and payload.get("domain_digest") is None:
@@ -44,14 +43,16 @@ def _domain() -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bot.action_server")
+    parser = argparse.ArgumentParser(prog="python -m actions.server")
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--host", default=os.environ.get("SANIC_HOST", "127.0.0.1"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     executor = LocalDomainExecutor()
-    executor.register_package("bot.actions")
+    executor.register_package("actions")
     app = create_app(executor)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
 

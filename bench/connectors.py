@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.connectors [--users 200] [--messages 5] [--concurrency 32]
                                          [--duplicates 0.2] [--rasa-delay-ms 10]
 
-The gateway runs as its own process (`python -m bot.app`, SQLite in a temporary folder, its
+The gateway runs as its own process (`python -m gateway.app`, SQLite in a temporary folder, its
 delivery worker and the platforms' rate limits as in production). This process serves a fake
 Telegram Bot API, a fake WhatsApp Graph API and a scripted Rasa that echoes each message after
 `--rasa-delay-ms` (about what NLU plus a small action cost), and drives the webhooks: every
@@ -41,18 +41,36 @@ REPO = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-token"
 
 
-def _start_gateway(tmp: Path, port: int, rasa_url: str, actions_url: str, tg_url: str,
-                   wa_url: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PORT": str(port), "HOST": "127.0.0.1",
-           "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "HASH_KEY": "bench-key",
-           "RASA_URL": rasa_url, "ACTION_SERVER_URL": actions_url,
-           "TELEGRAM_MODE": "webhook", "TELEGRAM_TOKEN": "123456:TEST-token",
-           "TELEGRAM_SECRET": SECRET, "TELEGRAM_API_URL": tg_url,
-           "WHATSAPP_TOKEN": "EAAG-test-token", "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-           "WHATSAPP_APP_SECRET": "app-secret", "WHATSAPP_API_URL": wa_url,
-           "WHATSAPP_API_VERSION": VERSION, "OPENBLAS_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "bot.app"], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=open(tmp / "gateway.log", "w"))
+def _start_gateway(
+    tmp: Path, port: int, rasa_url: str, actions_url: str, tg_url: str, wa_url: str
+) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+        "HASH_KEY": "bench-key",
+        "RASA_URL": rasa_url,
+        "ACTION_SERVER_URL": actions_url,
+        "TELEGRAM_MODE": "webhook",
+        "TELEGRAM_TOKEN": "123456:TEST-token",
+        "TELEGRAM_SECRET": SECRET,
+        "TELEGRAM_API_URL": tg_url,
+        "WHATSAPP_TOKEN": "EAAG-test-token",
+        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "WHATSAPP_APP_SECRET": "app-secret",
+        "WHATSAPP_API_URL": wa_url,
+        "WHATSAPP_API_VERSION": VERSION,
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.app"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "gateway.log", "w"),
+    )
 
 
 def _wait_up(url: str, proc: subprocess.Popen) -> None:
@@ -68,8 +86,15 @@ def _wait_up(url: str, proc: subprocess.Popen) -> None:
     raise SystemExit("the gateway did not start")
 
 
-async def _drive(url: str, tg: FakeTelegram, wa: FakeWhatsApp, users: int, messages: int,
-                 concurrency: int, duplicates: float) -> dict:
+async def _drive(
+    url: str,
+    tg: FakeTelegram,
+    wa: FakeWhatsApp,
+    users: int,
+    messages: int,
+    concurrency: int,
+    duplicates: float,
+) -> dict:
     rng = random.Random(7)
     jobs = []  # (channel, user, index, request kwargs)
     for u in range(users):
@@ -78,14 +103,29 @@ async def _drive(url: str, tg: FakeTelegram, wa: FakeWhatsApp, users: int, messa
             if u % 2 == 0:
                 chat = 10_000 + u
                 update = tg.text_update(chat, text)
-                jobs.append(("telegram", chat, i, {
-                    "url": f"{url}/webhooks/telegram", "json": update,
-                    "headers": {"x-telegram-bot-api-secret-token": SECRET}}))
+                jobs.append(
+                    (
+                        "telegram",
+                        chat,
+                        i,
+                        {
+                            "url": f"{url}/webhooks/telegram",
+                            "json": update,
+                            "headers": {"x-telegram-bot-api-secret-token": SECRET},
+                        },
+                    )
+                )
             else:
                 wa_id = f"45{20_000_000 + u}"
                 body, headers = wa.signed(wa.text(wa_id, text))
-                jobs.append(("whatsapp", wa_id, i, {
-                    "url": f"{url}/webhooks/whatsapp", "content": body, "headers": headers}))
+                jobs.append(
+                    (
+                        "whatsapp",
+                        wa_id,
+                        i,
+                        {"url": f"{url}/webhooks/whatsapp", "content": body, "headers": headers},
+                    )
+                )
     # Each woman's messages stay in order; women interleave. Redeliveries follow the first
     # delivery of the same update, some at once (racing it), some later.
     per_user: dict = {}
@@ -98,8 +138,10 @@ async def _drive(url: str, tg: FakeTelegram, wa: FakeWhatsApp, users: int, messa
     semaphore = asyncio.Semaphore(concurrency)
     extra = 0
 
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)
-                                 ) as http:
+    async with httpx.AsyncClient(
+        timeout=60, limits=httpx.Limits(max_connections=concurrency)
+    ) as http:
+
         async def post(key, kwargs):
             async with semaphore:
                 start = time.perf_counter()
@@ -124,12 +166,19 @@ async def _drive(url: str, tg: FakeTelegram, wa: FakeWhatsApp, users: int, messa
         start = time.perf_counter()
         await asyncio.gather(*(lane(items) for items in lanes))
         webhook_s = time.perf_counter() - start
-    return {"jobs": jobs, "sent_at": sent_at, "latencies": latencies, "statuses": statuses,
-            "webhook_s": webhook_s, "redeliveries": extra}
+    return {
+        "jobs": jobs,
+        "sent_at": sent_at,
+        "latencies": latencies,
+        "statuses": statuses,
+        "webhook_s": webhook_s,
+        "redeliveries": extra,
+    }
 
 
-def _check(tg: FakeTelegram, wa: FakeWhatsApp, run: dict, users: int, messages: int,
-           timeout_s: float) -> dict:
+def _check(
+    tg: FakeTelegram, wa: FakeWhatsApp, run: dict, users: int, messages: int, timeout_s: float
+) -> dict:
     expected = len(run["jobs"])
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and len(tg.sent) + len(wa.sent) < expected:
@@ -150,13 +199,19 @@ def _check(tg: FakeTelegram, wa: FakeWhatsApp, run: dict, users: int, messages: 
         lost += len(set(want) - set(texts))
         if [t for t in texts if t in want] != want[: len(texts)]:
             disordered += 1
-        for i, (text, at) in enumerate(items):
+        for text, at in items:
             key = (channel, user, int(text.rsplit(" ", 1)[-1]))
             if key in run["sent_at"]:
                 e2e.append((at - run["sent_at"][key]) * 1000)
     lost += (users - len(arrived)) * messages
-    return {"expected": expected, "arrived": len(tg.sent) + len(wa.sent), "lost": lost,
-            "duplicated": duplicated, "chats_out_of_order": disordered, "e2e_ms": e2e}
+    return {
+        "expected": expected,
+        "arrived": len(tg.sent) + len(wa.sent),
+        "lost": lost,
+        "duplicated": duplicated,
+        "chats_out_of_order": disordered,
+        "e2e_ms": e2e,
+    }
 
 
 def main() -> None:
@@ -170,16 +225,21 @@ def main() -> None:
 
     rasa, actions, tg, wa = FakeRasa(), FakeActions(), FakeTelegram(), FakeWhatsApp()
     rasa.delay_s = args.rasa_delay_ms / 1000
-    with tempfile.TemporaryDirectory() as tmp, serve(rasa.app) as rasa_url, \
-            serve(actions.app) as actions_url, serve(tg.app) as tg_url, \
-            serve(wa.app) as wa_url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        serve(rasa.app) as rasa_url,
+        serve(actions.app) as actions_url,
+        serve(tg.app) as tg_url,
+        serve(wa.app) as wa_url,
+    ):
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         proc = _start_gateway(Path(tmp), port, rasa_url, actions_url, tg_url, wa_url)
         try:
             _wait_up(url, proc)
-            run = asyncio.run(_drive(url, tg, wa, args.users, args.messages,
-                                     args.concurrency, args.duplicates))
+            run = asyncio.run(
+                _drive(url, tg, wa, args.users, args.messages, args.concurrency, args.duplicates)
+            )
             result = _check(tg, wa, run, args.users, args.messages, timeout_s=120)
         except BaseException:
             print((Path(tmp) / "gateway.log").read_text()[-5000:], file=sys.stderr)
@@ -192,16 +252,21 @@ def main() -> None:
                 proc.kill()
     posts = len(run["latencies"])
     report = {
-        "users": args.users, "messages_each": args.messages, "concurrency": args.concurrency,
-        "webhook_posts": posts, "redeliveries": run["redeliveries"],
+        "users": args.users,
+        "messages_each": args.messages,
+        "concurrency": args.concurrency,
+        "webhook_posts": posts,
+        "redeliveries": run["redeliveries"],
         "http_statuses": run["statuses"],
         "webhook_throughput_per_s": round(posts / run["webhook_s"], 1),
         "webhook_ms_p50": round(percentile(run["latencies"], 50), 1),
         "webhook_ms_p95": round(percentile(run["latencies"], 95), 1),
         "answer_in_chat_ms_p50": round(percentile(result["e2e_ms"], 50), 1),
         "answer_in_chat_ms_p95": round(percentile(result["e2e_ms"], 95), 1),
-        "expected_answers": result["expected"], "answers_arrived": result["arrived"],
-        "lost": result["lost"], "duplicated": result["duplicated"],
+        "expected_answers": result["expected"],
+        "answers_arrived": result["arrived"],
+        "lost": result["lost"],
+        "duplicated": result["duplicated"],
         "chats_out_of_order": result["chats_out_of_order"],
     }
     print(json.dumps(report, indent=2))

@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -34,13 +34,13 @@ from fastapi import FastAPI, Request
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
-from bot.app import create_app
-from bot.db import make_engine, migrate
-from bot.models import Contact
 from bot.referrals import claim_next, create_case
 from bot.referrals.models import Case, User
 from bot.settings import Settings
+from bot.storage.db import make_engine, migrate
+from bot.storage.models import Contact
 from bot.workspace import auth
+from gateway.app import create_app
 from tests.support.servers import serve
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -57,7 +57,7 @@ def percentile(values: list[float], p: float) -> float:
 # -- claim throughput -----------------------------------------------------------------------------
 def claim_throughput(url: str, n_cases: int, n_counsellors: int) -> dict:
     engine = make_engine(url)
-    t0 = datetime.now(timezone.utc) - timedelta(hours=1)
+    t0 = datetime.now(UTC) - timedelta(hours=1)
     with Session(engine) as db:
         db.execute(text("delete from cases"))
         db.execute(text("delete from users"))
@@ -65,14 +65,27 @@ def claim_throughput(url: str, n_cases: int, n_counsellors: int) -> dict:
             c = Contact(channel="telegram", user_hash=uuid.uuid4().hex, language="ar")
             db.add(c)
             db.flush()
-            create_case(db, c, topic="violence", language="ar",
-                        priority=("emergency", "high", "normal")[i % 3],
-                        woman_counsellor=None, contact_later=False,
-                        now=t0 + timedelta(seconds=i))
+            create_case(
+                db,
+                c,
+                topic="violence",
+                language="ar",
+                priority=("emergency", "high", "normal")[i % 3],
+                woman_counsellor=None,
+                contact_later=False,
+                now=t0 + timedelta(seconds=i),
+            )
         # argon2 on purpose is slow; counsellors here never log in
         for i in range(n_counsellors):
-            db.add(User(username=f"bench{i}", password_hash="-", role="counsellor",
-                        languages="ar", is_woman=True))
+            db.add(
+                User(
+                    username=f"bench{i}",
+                    password_hash="-",
+                    role="counsellor",
+                    languages="ar",
+                    is_woman=True,
+                )
+            )
         db.commit()
         ids = list(db.scalars(select(User.id)))
     claimed: list[int] = []
@@ -101,8 +114,12 @@ def claim_throughput(url: str, n_cases: int, n_counsellors: int) -> dict:
     elapsed = time.perf_counter() - start
     engine.dispose()
     assert len(claimed) == len(set(claimed)) == n_cases, "double or missing claims"
-    return {"counsellors": n_counsellors, "cases": n_cases, "seconds": elapsed,
-            "claims_per_s": n_cases / elapsed}
+    return {
+        "counsellors": n_counsellors,
+        "cases": n_cases,
+        "seconds": elapsed,
+        "claims_per_s": n_cases / elapsed,
+    }
 
 
 # -- her request to the workspace -----------------------------------------------------------------
@@ -112,10 +129,20 @@ def _fake_rasa() -> FastAPI:
     @app.post("/webhooks/rest/webhook")
     async def webhook(request: Request):
         body = await request.json()
-        return [{"recipient_id": body["sender"],
-                 "custom": {"handoff": {"topic": "violence", "language": "ar",
-                                        "priority": "normal", "woman_counsellor": True,
-                                        "contact_later": False}}}]
+        return [
+            {
+                "recipient_id": body["sender"],
+                "custom": {
+                    "handoff": {
+                        "topic": "violence",
+                        "language": "ar",
+                        "priority": "normal",
+                        "woman_counsellor": True,
+                        "contact_later": False,
+                    }
+                },
+            }
+        ]
 
     @app.get("/health")
     async def health():
@@ -137,45 +164,60 @@ def handoff_latency(url: str, n: int) -> dict:
         auth.create_user(db, "amal", PASSWORD, languages="ar", is_woman=True)
         db.commit()
     with serve(_fake_rasa()) as rasa_url:
-        settings = Settings(hash_key="bench", database_url=url, rasa_url=rasa_url,
-                            action_server_url=rasa_url, rasa_timeout_s=5)
+        settings = Settings(
+            hash_key="bench",
+            database_url=url,
+            rasa_url=rasa_url,
+            action_server_url=rasa_url,
+            rasa_timeout_s=5,
+        )
         with serve(create_app(settings)) as gw:
             client = httpx.Client(base_url=gw, timeout=10)
             page = client.get("/workspace/login").text
             csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-            r = client.post("/workspace/login", data={"username": "amal", "password": PASSWORD,
-                                                      "csrf": csrf})
+            r = client.post(
+                "/workspace/login", data={"username": "amal", "password": PASSWORD, "csrf": csrf}
+            )
             assert r.status_code == 303, r.text
             rest, listed = [], []
             for i in range(n + 3):
                 sender = f"bench-{uuid.uuid4().hex[:8]}"
                 t0 = time.perf_counter()
-                r = httpx.post(f"{gw}/webhooks/rest/webhook", timeout=10,
-                               json={"sender": sender, "message": "أريد التحدث مع امرأة"})
+                r = httpx.post(
+                    f"{gw}/webhooks/rest/webhook",
+                    timeout=10,
+                    json={"sender": sender, "message": "أريد التحدث مع امرأة"},
+                )
                 t1 = time.perf_counter()
                 assert r.status_code == 200, r.text
                 with Session(engine) as db:
                     before = db.scalar(select(Case.id).order_by(Case.id.desc()).limit(1))
-                assert before is not None, "the gateway created no case: is the pipeline " \
-                                           "wired to bot.referrals (contracts.md)?"
+                assert before is not None, (
+                    "the gateway created no case: is the pipeline "
+                    "wired to bot.referrals (contracts.md)?"
+                )
                 while True:
                     ids = {c["id"] for c in client.get("/workspace/queue.json").json()["cases"]}
                     if before in ids:
                         break
                 t2 = time.perf_counter()
-                if i >= 3:   # warm-up
+                if i >= 3:  # warm-up
                     rest.append((t1 - t0) * 1000)
                     listed.append((t2 - t0) * 1000)
     engine.dispose()
-    return {"n": n, "rest_p50_ms": statistics.median(rest), "rest_p95_ms": percentile(rest, 95),
-            "listed_p50_ms": statistics.median(listed),
-            "listed_p95_ms": percentile(listed, 95)}
+    return {
+        "n": n,
+        "rest_p50_ms": statistics.median(rest),
+        "rest_p95_ms": percentile(rest, 95),
+        "listed_p50_ms": statistics.median(listed),
+        "listed_p95_ms": percentile(listed, 95),
+    }
 
 
 def _postgres() -> tuple[str, callable] | None:
     server = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
     if server.startswith("postgresql://"):
-        server = "postgresql+psycopg://" + server[len("postgresql://"):]
+        server = "postgresql+psycopg://" + server[len("postgresql://") :]
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     try:
         admin = create_engine(server)
@@ -211,13 +253,17 @@ def main() -> None:
                 migrate(url)
                 for n in args.counsellors:
                     r = claim_throughput(url, args.cases, n)
-                    print(f"{name:10} claims   {n:3d} counsellors  {r['claims_per_s']:8.0f} "
-                          f"claims/s  ({r['cases']} cases in {r['seconds']:.2f} s)")
+                    print(
+                        f"{name:10} claims   {n:3d} counsellors  {r['claims_per_s']:8.0f} "
+                        f"claims/s  ({r['cases']} cases in {r['seconds']:.2f} s)"
+                    )
                 h = handoff_latency(url, args.handoffs)
-                print(f"{name:10} handoff  REST round trip p50 {h['rest_p50_ms']:.1f} ms "
-                      f"p95 {h['rest_p95_ms']:.1f} ms; request -> listed in queue.json "
-                      f"p50 {h['listed_p50_ms']:.1f} ms p95 {h['listed_p95_ms']:.1f} ms "
-                      f"(n={h['n']}; the page polls every 4 s)")
+                print(
+                    f"{name:10} handoff  REST round trip p50 {h['rest_p50_ms']:.1f} ms "
+                    f"p95 {h['rest_p95_ms']:.1f} ms; request -> listed in queue.json "
+                    f"p50 {h['listed_p50_ms']:.1f} ms p95 {h['listed_p95_ms']:.1f} ms "
+                    f"(n={h['n']}; the page polls every 4 s)"
+                )
         finally:
             for _, _, drop in targets:
                 if drop:

@@ -53,20 +53,31 @@ def main(argv: list[str] | None = None) -> int:
         times.append((time.perf_counter() - t0) * 1000)
     vectors = index.encode([c.question for c in chosen])
     scoring = []
-    for case, vector in zip(chosen, vectors):
+    for case, vector in zip(chosen, vectors, strict=True):
         t0 = time.perf_counter()
         index.search_encoded(vector, case.question, case.lang)
         scoring.append((time.perf_counter() - t0) * 1000)
-    print(json.dumps({
-        "entries": len(kb.entries), "index_rows": int(len(index.row_entry)),
-        "load_kb_and_model_s": round(loaded, 1),
-        ("index_load_s" if args.saved else "index_build_s"): round(built, 1),
-        "query_ms": {"p50": round(percentile(times, 50), 1),
-                     "p95": round(percentile(times, 95), 1), "n": len(times)},
-        "scoring_ms": {"p50": round(percentile(scoring, 50), 2),
-                       "p95": round(percentile(scoring, 95), 2)},
-        "max_rss_mb": round(rss_mb()),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "entries": len(kb.entries),
+                "index_rows": int(len(index.row_entry)),
+                "load_kb_and_model_s": round(loaded, 1),
+                ("index_load_s" if args.saved else "index_build_s"): round(built, 1),
+                "query_ms": {
+                    "p50": round(percentile(times, 50), 1),
+                    "p95": round(percentile(times, 95), 1),
+                    "n": len(times),
+                },
+                "scoring_ms": {
+                    "p50": round(percentile(scoring, 50), 2),
+                    "p95": round(percentile(scoring, 95), 2),
+                },
+                "max_rss_mb": round(rss_mb()),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

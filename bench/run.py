@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import tempfile
 import time
@@ -23,8 +22,8 @@ from pathlib import Path
 
 import httpx
 
-from bot.stack import REPO, Ports, Stack
 from tests.support.servers import free_port
+from tools.stack import REPO, Ports, Stack
 
 QUESTIONS = [
     "what is the citizenship test and when is it held",
@@ -61,8 +60,9 @@ def fresh_setup_seconds() -> float:
         clone = Path(tmp) / "clone"
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
         start = time.perf_counter()
-        subprocess.run(["bash", "scripts/setup.sh"], cwd=clone, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["bash", "scripts/setup.sh"], cwd=clone, check=True, stdout=subprocess.DEVNULL
+        )
         return time.perf_counter() - start
 
 
@@ -80,29 +80,41 @@ def main(argv: list[str] | None = None) -> int:
         results["last_setup"] = json.loads(last.read_text())
 
     with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(ports=Ports(free_port(), free_port(), free_port()),
-                      database_url=f"sqlite:///{tmp}/bench.db", log_dir=Path(tmp) / "log")
+        stack = Stack(
+            ports=Ports(free_port(), free_port(), free_port()),
+            database_url=f"sqlite:///{tmp}/bench.db",
+            log_dir=Path(tmp) / "log",
+        )
         start = time.perf_counter()
         stack.start()
         try:
             stack.wait_healthy(timeout_s=300)
             results["startup_to_healthy_s"] = round(time.perf_counter() - start, 1)
 
-            bare = timed_posts(f"{stack.rasa_url}/webhooks/rest/webhook",
-                               [{"sender": f"b{i}", "message": "hello"} for i in range(args.n)])
+            bare = timed_posts(
+                f"{stack.rasa_url}/webhooks/rest/webhook",
+                [{"sender": f"b{i}", "message": "hello"} for i in range(args.n)],
+            )
             run = uuid.uuid4().hex[:6]  # a new conversation every 5 questions, as in real use
-            ours = timed_posts(f"{stack.gateway_url}/webhooks/rest/webhook",
-                               [{"sender": f"bench-{run}-{i // 5}",
-                                 "message": QUESTIONS[i % len(QUESTIONS)]}
-                                for i in range(args.n)])
+            ours = timed_posts(
+                f"{stack.gateway_url}/webhooks/rest/webhook",
+                [
+                    {"sender": f"bench-{run}-{i // 5}", "message": QUESTIONS[i % len(QUESTIONS)]}
+                    for i in range(args.n)
+                ],
+            )
         finally:
             stack.stop()
 
     for name, values in (("bare_rasa_greeting_ms", bare), ("gateway_knowledge_answer_ms", ours)):
-        results[name] = {"p50": round(percentile(values, 50), 1),
-                         "p95": round(percentile(values, 95), 1), "n": len(values)}
-    results["ratio_p50"] = round(results["gateway_knowledge_answer_ms"]["p50"]
-                                 / results["bare_rasa_greeting_ms"]["p50"], 2)
+        results[name] = {
+            "p50": round(percentile(values, 50), 1),
+            "p95": round(percentile(values, 95), 1),
+            "n": len(values),
+        }
+    results["ratio_p50"] = round(
+        results["gateway_knowledge_answer_ms"]["p50"] / results["bare_rasa_greeting_ms"]["p50"], 2
+    )
     print(json.dumps(results, indent=2))
     return 0
 

@@ -19,7 +19,7 @@ class Settings(BaseModel):
     env: str = "local"
     host: str = "0.0.0.0"
     port: int = 8000
-    database_url: str = f"sqlite:///{VAR / 'bot.db'}"
+    database_url: str = f"sqlite:///{VAR / 'bot.storage.db'}"
     rasa_url: str = "http://127.0.0.1:5005"
     action_server_url: str = "http://127.0.0.1:5055"
     rasa_timeout_s: float = 15.0
@@ -30,15 +30,15 @@ class Settings(BaseModel):
     # f"{telegram_webhook_url}/webhooks/telegram" on start when telegram_webhook_url is set.
     telegram_mode: str = "off"
     telegram_token: str = ""
-    telegram_secret: str = ""                 # X-Telegram-Bot-Api-Secret-Token
-    telegram_webhook_url: str = ""            # public base URL of this gateway
+    telegram_secret: str = ""  # X-Telegram-Bot-Api-Secret-Token
+    telegram_webhook_url: str = ""  # public base URL of this gateway
     telegram_api_url: str = "https://api.telegram.org"
 
     # WhatsApp Cloud API: on when a token and phone number id are set.
     whatsapp_token: str = ""
     whatsapp_phone_number_id: str = ""
-    whatsapp_app_secret: str = ""             # X-Hub-Signature-256 key
-    whatsapp_verify_token: str = ""           # webhook verification handshake
+    whatsapp_app_secret: str = ""  # X-Hub-Signature-256 key
+    whatsapp_verify_token: str = ""  # webhook verification handshake
     whatsapp_api_url: str = "https://graph.facebook.com"
     whatsapp_api_version: str = "v21.0"
     # An approved template that tells her a reply is waiting once the 24-hour window has
@@ -46,8 +46,8 @@ class Settings(BaseModel):
     whatsapp_template: str = ""
     whatsapp_template_language: str = "en"
 
-    delivery_max_attempts: int = 8            # then the message is marked failed
-    delivery_backoff_s: float = 2.0           # first retry after this, doubling, at most 5 min
+    delivery_max_attempts: int = 8  # then the message is marked failed
+    delivery_backoff_s: float = 2.0  # first retry after this, doubling, at most 5 min
 
     @property
     def local(self) -> bool:
@@ -78,23 +78,34 @@ def get_settings() -> Settings:
     hash_key = os.environ.get("HASH_KEY", "")
     if env != "local" and hash_key.lower() in PLACEHOLDERS:
         raise RuntimeError("HASH_KEY must be set to a long random secret outside local mode")
-    channel_values = {name: os.environ[name.upper()] for name in Settings.model_fields
-                      if name.startswith(("telegram_", "whatsapp_")) and name.upper() in os.environ}
-    if channel_values.get("telegram_mode", "off") == "webhook" and \
-            channel_values.get("telegram_secret", "").lower() in PLACEHOLDERS:
-        raise RuntimeError("TELEGRAM_SECRET must be set when TELEGRAM_MODE=webhook: it is how "
-                           "the gateway knows an update really comes from Telegram")
-    if channel_values.get("whatsapp_token") and \
-            channel_values.get("whatsapp_app_secret", "").lower() in PLACEHOLDERS:
-        raise RuntimeError("WHATSAPP_APP_SECRET must be set with WHATSAPP_TOKEN: every webhook "
-                           "is checked against its signature")
+    channel_values = {
+        name: os.environ[name.upper()]
+        for name in Settings.model_fields
+        if name.startswith(("telegram_", "whatsapp_")) and name.upper() in os.environ
+    }
+    if (
+        channel_values.get("telegram_mode", "off") == "webhook"
+        and channel_values.get("telegram_secret", "").lower() in PLACEHOLDERS
+    ):
+        raise RuntimeError(
+            "TELEGRAM_SECRET must be set when TELEGRAM_MODE=webhook: it is how "
+            "the gateway knows an update really comes from Telegram"
+        )
+    if (
+        channel_values.get("whatsapp_token")
+        and channel_values.get("whatsapp_app_secret", "").lower() in PLACEHOLDERS
+    ):
+        raise RuntimeError(
+            "WHATSAPP_APP_SECRET must be set with WHATSAPP_TOKEN: every webhook "
+            "is checked against its signature"
+        )
     values = {
         "env": env,
         "hash_key": hash_key or _local_hash_key(),
         "host": os.environ.get("HOST", "0.0.0.0"),
         "port": int(os.environ.get("PORT", "8000")),
-        "database_url": os.environ.get("DATABASE_URL") or Settings.model_fields[
-            "database_url"].default,
+        "database_url": os.environ.get("DATABASE_URL")
+        or Settings.model_fields["database_url"].default,
         "rasa_url": os.environ.get("RASA_URL", "http://127.0.0.1:5005"),
         "action_server_url": os.environ.get("ACTION_SERVER_URL", "http://127.0.0.1:5055"),
         **channel_values,

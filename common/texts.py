@@ -29,7 +29,8 @@ def response(name: str, language: str | None, **values: str) -> dict:
     """{'text': ..., 'buttons': [...]} for one response in one language."""
     variations = _responses()[name]
     chosen = next((v for v in variations if _language_of(v) == language), None) or next(
-        v for v in variations if _language_of(v) is None)
+        v for v in variations if _language_of(v) is None
+    )
     text = re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), chosen["text"])
     out: dict = {"text": text}
     if chosen.get("buttons"):

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from bot.pipeline import Inbound
+from bot.core.pipeline import Inbound
 
 router = APIRouter()
 MAX_BODY_BYTES = 256 * 1024
@@ -65,7 +65,12 @@ async def rest_webhook(request: Request):
         return _error(400, f"invalid request: {where}: {first['msg']}")
     metadata = msg.metadata or {}
     message_id = metadata.get("message_id")
-    outcome = await request.app.state.pipeline.handle(Inbound(
-        channel="rest", user_id=msg.sender, text=msg.message,
-        external_id=str(message_id)[:128] if message_id is not None else None))
+    outcome = await request.app.state.pipeline.handle(
+        Inbound(
+            channel="rest",
+            user_id=msg.sender,
+            text=msg.message,
+            external_id=str(message_id)[:128] if message_id is not None else None,
+        )
+    )
     return _rasa_format(msg.sender, outcome.replies)

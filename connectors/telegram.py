@@ -4,7 +4,7 @@ In:  webhook mode -- POST /webhooks/telegram, refused unless X-Telegram-Bot-Api-
      matches TELEGRAM_SECRET; the webhook is registered on start (setWebhook with that secret)
      when TELEGRAM_WEBHOOK_URL is set, and removed on shutdown. Polling mode -- getUpdates in
      a loop, for a developer without a public address. Both hand each Update to `handle_update`.
-Out: TelegramSender, used by bot/delivery.py: HTML parse mode with everything escaped, long
+Out: TelegramChannel, used by bot/core/delivery.py: HTML parse mode with everything escaped, long
      answers split at sentence ends under Telegram's 4,096 characters, buttons as an inline
      keyboard whose callback data is a short reference to the stored message (callback data
      may hold only 64 bytes; our payloads are longer).
@@ -15,8 +15,8 @@ Only private chats are served: in a group, other people would read her questions
 from __future__ import annotations
 
 import asyncio
-import html
 import hmac
+import html
 import json
 import logging
 import os
@@ -28,8 +28,11 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.delivery import Outgoing, RateLimit, SendError, send_unstored, split_text
-from bot.pipeline import Inbound, Pipeline
+from bot.core.channel import Outgoing, SendError
+from bot.core.delivery import send_unstored
+from bot.core.pacing import RateLimit
+from bot.core.pipeline import Inbound, Pipeline
+from bot.core.textsplit import split_text
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -50,18 +53,51 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 
 def make_bot(token: str, api_url: str) -> Bot:
     api_url = api_url.rstrip("/")
-    return Bot(token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
-               request=HTTPXRequest(connection_pool_size=64, read_timeout=15),
-               get_updates_request=HTTPXRequest(read_timeout=40))
+    return Bot(
+        token,
+        base_url=f"{api_url}/bot",
+        base_file_url=f"{api_url}/file/bot",
+        request=HTTPXRequest(connection_pool_size=64, read_timeout=15),
+        get_updates_request=HTTPXRequest(read_timeout=40),
+    )
 
 
-class TelegramSender:
-    channel = "telegram"
+class TelegramChannel:
+    """bot.core.channel.Channel for Telegram: webhook or polling in, Bot API out."""
 
-    def __init__(self, bot: Bot):
-        self.bot = bot
+    name = "telegram"
+
+    def __init__(self, bot: Bot, mode: str = "webhook", webhook_url: str = "", secret: str = ""):
+        self.bot, self.mode, self.webhook_url, self.secret = bot, mode, webhook_url, secret
         self.rate = RateLimit(per_second=30, per_chat_per_second=1, chat_burst=4)
         self._ready = asyncio.Lock()
+        self._polling: asyncio.Task | None = None
+
+    @classmethod
+    def from_settings(cls, settings) -> TelegramChannel:
+        bot = make_bot(settings.telegram_token, settings.telegram_api_url)
+        return cls(
+            bot, settings.telegram_mode, settings.telegram_webhook_url, settings.telegram_secret
+        )
+
+    async def start(self, pipeline: Pipeline, wake) -> None:
+        if self.mode == "polling":
+            self._polling = asyncio.create_task(poll(pipeline, self, wake))
+        elif self.webhook_url:
+            await register_webhook(self, self.webhook_url, self.secret)
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            self._polling.cancel()
+        elif self.mode == "webhook" and self.webhook_url:
+            await unregister_webhook(self)
+        await self.close()
+
+    def may_send_now(self, last_inbound_at, now) -> bool:
+        return True  # a bot may write to a private chat at any time
+
+    async def send_waiting_notice(self, address: str, language: str) -> str | None:
+        return None  # never needed: may_send_now is always true
 
     async def ensure_ready(self) -> None:
         async with self._ready:
@@ -73,23 +109,33 @@ class TelegramSender:
         markup = None
         if out.buttons:
             markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.get("title", "?")[:64],
-                                       callback_data=f"b:{out.message_id}:{i}")]
-                 for i, b in enumerate(out.buttons)])
+                [
+                    [
+                        InlineKeyboardButton(
+                            b.get("title", "?")[:64], callback_data=f"b:{out.message_id}:{i}"
+                        )
+                    ]
+                    for i, b in enumerate(out.buttons)
+                ]
+            )
         first_id = None
         try:
             await self.ensure_ready()
             for i, part in enumerate(parts):
                 last = i == len(parts) - 1
                 sent = await self.bot.send_message(
-                    chat_id=int(address), text=html.escape(part, quote=False),
-                    parse_mode="HTML", reply_markup=markup if last else None)
+                    chat_id=int(address),
+                    text=html.escape(part, quote=False),
+                    parse_mode="HTML",
+                    reply_markup=markup if last else None,
+                )
                 first_id = first_id or sent.message_id
         except RetryAfter as exc:
             retry = exc.retry_after
             seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
-            raise SendError(f"telegram rate limit: retry after {seconds:.0f} s",
-                            retry_after=seconds) from exc
+            raise SendError(
+                f"telegram rate limit: retry after {seconds:.0f} s", retry_after=seconds
+            ) from exc
         except Forbidden as exc:  # she blocked the bot or deleted the chat
             raise SendError(f"telegram refused: {exc.message}", retryable=False) from exc
         except BadRequest as exc:
@@ -97,9 +143,6 @@ class TelegramSender:
         except (NetworkError, TelegramError) as exc:  # TimedOut is a NetworkError
             raise SendError(f"telegram unreachable: {exc}") from exc
         return f"tg:{first_id}"
-
-    async def send_template(self, address: str, language: str) -> str:
-        raise SendError("Telegram has no templates", retryable=False)
 
     async def answer_callback(self, callback_id: str) -> None:
         try:
@@ -136,7 +179,7 @@ def _command(text: str) -> str | None:
     return COMMANDS.get(word) if word.startswith("/") else None
 
 
-async def handle_update(pipeline: Pipeline, sender: TelegramSender, update: Update) -> bool:
+async def handle_update(pipeline: Pipeline, sender: TelegramChannel, update: Update) -> bool:
     """Processes one update. Returns False when it could not be stored (the database is
     down): the caller then answers 5xx or keeps the polling offset, so Telegram delivers it
     again; she has already had the safe reply, sent directly."""
@@ -150,8 +193,13 @@ async def handle_update(pipeline: Pipeline, sender: TelegramSender, update: Upda
         payload = pipeline.button_payload("telegram", chat_id, query.data)
         if payload is None:  # an old button whose message was erased, or forged data
             return True
-        inbound = Inbound(channel="telegram", user_id=chat_id, text=payload,
-                          external_id=f"cb:{query.id}", address=chat_id)
+        inbound = Inbound(
+            channel="telegram",
+            user_id=chat_id,
+            text=payload,
+            external_id=f"cb:{query.id}",
+            address=chat_id,
+        )
     elif update.message is not None:
         message = update.message
         if message.chat.type != "private":
@@ -160,13 +208,19 @@ async def handle_update(pipeline: Pipeline, sender: TelegramSender, update: Upda
         text = message.text or ""
         command = _command(text)
         hint = message.from_user.language_code if message.from_user else None
-        inbound = Inbound(channel="telegram", user_id=chat_id, text=command or text,
-                          external_id=f"m:{message.message_id}", kind=_kind(message),
-                          address=chat_id, language_hint=hint)
+        inbound = Inbound(
+            channel="telegram",
+            user_id=chat_id,
+            text=command or text,
+            external_id=f"m:{message.message_id}",
+            kind=_kind(message),
+            address=chat_id,
+            language_hint=hint,
+        )
     else:
         return True  # edits, joins, polls...: nothing she asked
     outcome = await pipeline.handle(inbound)
-    if outcome.contact_id is None and not outcome.duplicate:
+    if not outcome.stored:
         await send_unstored(sender, inbound.address, outcome.replies, outcome.language)
         return False
     return True
@@ -198,21 +252,24 @@ async def telegram_webhook(request: Request):
     return {"ok": True}
 
 
-async def register_webhook(sender: TelegramSender, public_url: str, secret: str) -> None:
+async def register_webhook(sender: TelegramChannel, public_url: str, secret: str) -> None:
     await sender.ensure_ready()
-    await sender.bot.set_webhook(url=f"{public_url.rstrip('/')}/webhooks/telegram",
-                                 secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+    await sender.bot.set_webhook(
+        url=f"{public_url.rstrip('/')}/webhooks/telegram",
+        secret_token=secret,
+        allowed_updates=ALLOWED_UPDATES,
+    )
     log.info("telegram webhook registered")
 
 
-async def unregister_webhook(sender: TelegramSender) -> None:
+async def unregister_webhook(sender: TelegramChannel) -> None:
     try:
         await sender.bot.delete_webhook()
     except TelegramError as exc:
         log.warning("could not remove the telegram webhook: %s", exc)
 
 
-async def poll(pipeline: Pipeline, sender: TelegramSender, wake, timeout_s: int = 25) -> None:
+async def poll(pipeline: Pipeline, sender: TelegramChannel, wake, timeout_s: int = 25) -> None:
     """Long polling. The offset moves past an update only once it is stored, so a database
     outage loses nothing: the same updates come again."""
     await sender.ensure_ready()
@@ -220,8 +277,9 @@ async def poll(pipeline: Pipeline, sender: TelegramSender, wake, timeout_s: int 
     offset = None
     while True:
         try:
-            updates = await sender.bot.get_updates(offset=offset, timeout=timeout_s,
-                                                   allowed_updates=ALLOWED_UPDATES)
+            updates = await sender.bot.get_updates(
+                offset=offset, timeout=timeout_s, allowed_updates=ALLOWED_UPDATES
+            )
         except TelegramError as exc:
             log.warning("getUpdates failed: %s", exc)
             await asyncio.sleep(2)

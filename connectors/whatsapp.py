@@ -6,12 +6,12 @@ In:  GET  /webhooks/whatsapp  -- Meta's verification handshake (hub.mode, hub.ve
                                  of the raw body under WHATSAPP_APP_SECRET. Messages go to the
                                  pipeline; status callbacks (sent, delivered, read, failed)
                                  are recorded on the outbound message.
-Out: WhatsAppSender, used by bot/delivery.py: text (4,096 characters a message), up to three
+Out: WhatsAppChannel, used by bot/core/delivery.py: text (4,096 characters a message), up to three
      reply buttons (titles of at most 20 characters, body of at most 1,024), a list message
      for four to ten choices (row titles of 24, descriptions of 72), and the configured
      template once the 24-hour window has closed.
 
-The sender's number is used only to reply and is stored encrypted (bot/outbox.py); her
+The sender's number is used only to reply and is stored encrypted (bot/core/outbox.py); her
 WhatsApp profile name is never read.
 """
 
@@ -21,23 +21,34 @@ import hashlib
 import hmac
 import json
 import logging
+from datetime import datetime, timedelta
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from bot.delivery import (Outgoing, RateLimit, SendError, record_status, send_unstored,
-                          split_text)
-from bot.pipeline import Inbound, Pipeline
+from bot.core.channel import Outgoing, SendError
+from bot.core.delivery import record_status, send_unstored
+from bot.core.pacing import RateLimit
+from bot.core.pipeline import Inbound, Pipeline
+from bot.core.textsplit import split_text
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 MAX_BODY_BYTES = 1024 * 1024
 TEXT_LIMIT = 4096
 BODY_LIMIT = 1024
-MEDIA_KINDS = {"audio": "voice", "voice": "voice", "image": "image", "video": "video",
-               "document": "document", "sticker": "sticker", "location": "location",
-               "contacts": "other", "unsupported": "other"}
+MEDIA_KINDS = {
+    "audio": "voice",
+    "voice": "voice",
+    "image": "image",
+    "video": "video",
+    "document": "document",
+    "sticker": "sticker",
+    "location": "location",
+    "contacts": "other",
+    "unsupported": "other",
+}
 # Graph API error codes that mean "slow down", not "never"
 RATE_LIMIT_CODES = {4, 80007, 130429, 131048, 131056}
 
@@ -46,15 +57,28 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-class WhatsAppSender:
-    channel = "whatsapp"
+class WhatsAppChannel:
+    """bot.core.channel.Channel for the WhatsApp Cloud API, with its 24-hour window."""
 
-    def __init__(self, api_url: str, version: str, phone_number_id: str, token: str,
-                 template: str = ""):
+    name = "whatsapp"
+    WINDOW = timedelta(hours=24)  # free-form messages only this long after her last one
+
+    def __init__(
+        self,
+        api_url: str,
+        version: str,
+        phone_number_id: str,
+        token: str,
+        template: str = "",
+        template_language: str = "en",
+    ):
         self.url = f"{api_url.rstrip('/')}/{version}/{phone_number_id}/messages"
-        self.template = template
-        self.http = httpx.AsyncClient(timeout=15, headers={"Authorization": f"Bearer {token}"},
-                                      limits=httpx.Limits(max_connections=64))
+        self.template, self.template_language = template, template_language
+        self.http = httpx.AsyncClient(
+            timeout=15,
+            headers={"Authorization": f"Bearer {token}"},
+            limits=httpx.Limits(max_connections=64),
+        )
         self.rate = RateLimit(per_second=80, per_chat_per_second=1, chat_burst=6)
         self.rate_limit_wait_s = 10.0  # Graph gives no retry time for its rate limits
 
@@ -63,17 +87,27 @@ class WhatsAppSender:
         """The Graph API request bodies for one stored message, in order."""
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": address}
         if not out.buttons:
-            return [{**base, "type": "text", "text": {"preview_url": False, "body": part}}
-                    for part in split_text(out.text, TEXT_LIMIT)]
+            return [
+                {**base, "type": "text", "text": {"preview_url": False, "body": part}}
+                for part in split_text(out.text, TEXT_LIMIT)
+            ]
         parts = [p for p in split_text(out.text, BODY_LIMIT) if p] or ["…"]  # body required
-        bodies = [{**base, "type": "text", "text": {"preview_url": False, "body": part}}
-                  for part in parts[:-1]]
+        bodies = [
+            {**base, "type": "text", "text": {"preview_url": False, "body": part}}
+            for part in parts[:-1]
+        ]
         choices = out.buttons[:10]
         ids = [f"b:{out.message_id}:{i}" for i in range(len(choices))]
         if len(choices) <= 3:
-            action = {"buttons": [{"type": "reply", "reply": {
-                "id": ids[i], "title": _shorten(b.get("title", "?"), 20)}}
-                for i, b in enumerate(choices)]}
+            action = {
+                "buttons": [
+                    {
+                        "type": "reply",
+                        "reply": {"id": ids[i], "title": _shorten(b.get("title", "?"), 20)},
+                    }
+                    for i, b in enumerate(choices)
+                ]
+            }
             interactive = {"type": "button", "body": {"text": parts[-1]}, "action": action}
         else:
             rows = []
@@ -83,9 +117,11 @@ class WhatsAppSender:
                 if len(title) > 24:
                     row["description"] = _shorten(title, 72)
                 rows.append(row)
-            interactive = {"type": "list", "body": {"text": parts[-1]},
-                           "action": {"button": "☰", "sections": [{"title": "☰",
-                                                                    "rows": rows}]}}
+            interactive = {
+                "type": "list",
+                "body": {"text": parts[-1]},
+                "action": {"button": "☰", "sections": [{"title": "☰", "rows": rows}]},
+            }
         bodies.append({**base, "type": "interactive", "interactive": interactive})
         return bodies
 
@@ -118,13 +154,40 @@ class WhatsAppSender:
             first = first or message_id
         return first
 
-    async def send_template(self, address: str, language: str) -> str:
-        return await self._post({"messaging_product": "whatsapp", "to": address,
-                                 "type": "template",
-                                 "template": {"name": self.template,
-                                              "language": {"code": language}}})
+    @classmethod
+    def from_settings(cls, settings) -> WhatsAppChannel:
+        return cls(
+            settings.whatsapp_api_url,
+            settings.whatsapp_api_version,
+            settings.whatsapp_phone_number_id,
+            settings.whatsapp_token,
+            settings.whatsapp_template,
+            settings.whatsapp_template_language,
+        )
 
-    async def close(self) -> None:
+    def may_send_now(self, last_inbound_at: datetime, now: datetime) -> bool:
+        return now - last_inbound_at <= self.WINDOW
+
+    async def send_waiting_notice(self, address: str, language: str) -> str | None:
+        """The approved template that tells her a reply waits; None when none is set."""
+        if not self.template:
+            return None
+        return await self._post(
+            {
+                "messaging_product": "whatsapp",
+                "to": address,
+                "type": "template",
+                "template": {
+                    "name": self.template,
+                    "language": {"code": language or self.template_language},
+                },
+            }
+        )
+
+    async def start(self, pipeline, wake) -> None:
+        return None  # webhooks are configured in Meta's dashboard, not by API
+
+    async def stop(self) -> None:
         await self.http.aclose()
 
 
@@ -132,21 +195,24 @@ def signature_ok(body: bytes, header: str, secret: str) -> bool:
     if not secret or not header.startswith("sha256="):
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256="):])
+    return hmac.compare_digest(expected, header[len("sha256=") :])
 
 
 def _inbound(pipeline: Pipeline, message: dict) -> Inbound | None:
     sender, kind = str(message["from"]), message.get("type", "unsupported")
-    base = {"channel": "whatsapp", "user_id": sender, "address": sender,
-            "external_id": str(message["id"])[:128]}
+    base = {
+        "channel": "whatsapp",
+        "user_id": sender,
+        "address": sender,
+        "external_id": str(message["id"])[:128],
+    }
     if kind == "text":
         return Inbound(text=str((message.get("text") or {}).get("body", "")), **base)
     if kind == "interactive":
         interactive = message.get("interactive") or {}
         reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
         payload = pipeline.button_payload("whatsapp", sender, str(reply.get("id", "")))
-        return Inbound(text=payload if payload is not None else str(reply.get("title", "")),
-                       **base)
+        return Inbound(text=payload if payload is not None else str(reply.get("title", "")), **base)
     if kind == "button":  # a quick-reply button on a template
         button = message.get("button") or {}
         return Inbound(text=str(button.get("text") or button.get("payload") or ""), **base)
@@ -175,8 +241,11 @@ async def whatsapp_verify(request: Request):
     settings = request.app.state.settings
     params = request.query_params
     token = params.get("hub.verify_token", "")
-    if (params.get("hub.mode") == "subscribe" and settings.whatsapp_verify_token
-            and hmac.compare_digest(token.encode(), settings.whatsapp_verify_token.encode())):
+    if (
+        params.get("hub.mode") == "subscribe"
+        and settings.whatsapp_verify_token
+        and hmac.compare_digest(token.encode(), settings.whatsapp_verify_token.encode())
+    ):
         return PlainTextResponse(params.get("hub.challenge", ""))
     return JSONResponse({"error": "verification failed"}, status_code=403)
 
@@ -190,8 +259,9 @@ async def whatsapp_webhook(request: Request):
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return JSONResponse({"error": "notification too large"}, status_code=413)
-    if not signature_ok(body, request.headers.get("x-hub-signature-256", ""),
-                        settings.whatsapp_app_secret):
+    if not signature_ok(
+        body, request.headers.get("x-hub-signature-256", ""), settings.whatsapp_app_secret
+    ):
         return JSONResponse({"error": "bad or missing signature"}, status_code=401)
     try:
         values = _changes(json.loads(body))
@@ -218,10 +288,9 @@ async def whatsapp_webhook(request: Request):
         if inbound is None:
             continue
         outcome = await state.pipeline.handle(inbound)
-        if outcome.contact_id is None and not outcome.duplicate:
+        if not outcome.stored:
             stored_all = False  # the database is down
-            await send_unstored(state.whatsapp, inbound.address, outcome.replies,
-                                outcome.language)
+            await send_unstored(state.whatsapp, inbound.address, outcome.replies, outcome.language)
     state.delivery.wake()
     if not stored_all:  # Meta delivers the notification again later
         return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
@@ -230,12 +299,15 @@ async def whatsapp_webhook(request: Request):
 
 def _record(state, status: dict) -> bool:
     errors = status.get("errors") or []
-    detail = "; ".join(f"{e.get('code')}: {e.get('title') or e.get('message', '')}"
-                       for e in errors) or None
+    detail = (
+        "; ".join(f"{e.get('code')}: {e.get('title') or e.get('message', '')}" for e in errors)
+        or None
+    )
     try:
         with state.pipeline.sessions() as db:
-            found = record_status(db, str(status.get("id", "")), str(status.get("status", "")),
-                                  detail)
+            found = record_status(
+                db, str(status.get("id", "")), str(status.get("status", "")), detail
+            )
             db.commit()
         if not found:
             log.info("status for an unknown message (erased, or not ours)")

@@ -1,7 +1,7 @@
 """The gateway: the one public HTTP entry point.
 
 Hosts the channel webhooks and /health, runs database migrations on start, and hands every
-message to bot.pipeline. Run with `python -m bot.app` (the stack runner does this).
+message to bot.core.pipeline. Run with `python -m gateway.app` (the stack runner does this).
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from bot import health, workspace
-from bot.db import engine_for, migrate, session_factory
-from bot.delivery import Delivery
-from bot.pipeline import Pipeline
-from bot.rasa_client import RasaClient
+from bot import workspace
+from bot.core import health
+from bot.core.channel import Channel
+from bot.core.delivery import Delivery
+from bot.core.pipeline import Pipeline
+from bot.core.rasa_client import RasaClient
 from bot.settings import Settings, get_settings
+from bot.storage.db import engine_for, migrate, session_factory
 from connectors import rest, telegram, whatsapp
 
 log = logging.getLogger(__name__)
@@ -35,17 +37,14 @@ async def _retry_loop(pipeline: Pipeline, every_s: float = 5.0) -> None:
             log.exception("retrying pending messages failed")
 
 
-def _senders(settings: Settings) -> dict:
-    senders = {}
+def _channels(settings: Settings) -> dict[str, Channel]:
+    """The push channels switched on by the settings, by name."""
+    channels: dict[str, Channel] = {}
     if settings.telegram_enabled:
-        senders["telegram"] = telegram.TelegramSender(
-            telegram.make_bot(settings.telegram_token, settings.telegram_api_url))
+        channels["telegram"] = telegram.TelegramChannel.from_settings(settings)
     if settings.whatsapp_enabled:
-        senders["whatsapp"] = whatsapp.WhatsAppSender(
-            settings.whatsapp_api_url, settings.whatsapp_api_version,
-            settings.whatsapp_phone_number_id, settings.whatsapp_token,
-            settings.whatsapp_template)
-    return senders
+        channels["whatsapp"] = whatsapp.WhatsAppChannel.from_settings(settings)
+    return channels
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,34 +58,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings, app.state.engine, app.state.rasa = settings, engine, rasa
         app.state.workspace_chores = asyncio.create_task(workspace.background(app))
         sessions = session_factory(engine)
-        senders = _senders(settings)
-        app.state.telegram, app.state.whatsapp = senders.get("telegram"), senders.get("whatsapp")
-        app.state.delivery = delivery = Delivery(settings, sessions, senders)
+        channels = _channels(settings)
+        # the webhook routes find their channel here (None: that webhook answers 404)
+        app.state.telegram, app.state.whatsapp = channels.get("telegram"), channels.get("whatsapp")
+        app.state.delivery = delivery = Delivery(settings, sessions, channels)
         app.state.pipeline = Pipeline(settings, sessions, rasa, on_queued=delivery.wake)
-        tasks = [asyncio.create_task(_retry_loop(app.state.pipeline)),
-                 asyncio.create_task(delivery.run())]
-        if app.state.telegram and settings.telegram_mode == "polling":
-            tasks.append(asyncio.create_task(
-                telegram.poll(app.state.pipeline, app.state.telegram, delivery.wake)))
-        elif app.state.telegram and settings.telegram_webhook_url:
-            await telegram.register_webhook(app.state.telegram, settings.telegram_webhook_url,
-                                            settings.telegram_secret)
+        tasks = [
+            asyncio.create_task(_retry_loop(app.state.pipeline)),
+            asyncio.create_task(delivery.run()),
+        ]
+        for channel in channels.values():
+            await channel.start(app.state.pipeline, delivery.wake)
         yield
         app.state.workspace_chores.cancel()
-        if app.state.telegram and settings.telegram_mode == "webhook" \
-                and settings.telegram_webhook_url:
-            await telegram.unregister_webhook(app.state.telegram)
         for task in tasks:
             task.cancel()
-        await delivery.close()
+        await delivery.close()  # stops every channel
         await rasa.close()
 
     app = FastAPI(title="Orientation bot gateway", lifespan=lifespan)
 
     @app.get("/health")
     async def get_health():
-        body = await health.check(app.state.engine, app.state.rasa,
-                                  settings.action_server_url)
+        body = await health.check(app.state.engine, app.state.rasa, settings.action_server_url)
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     app.include_router(rest.router)
@@ -100,11 +94,18 @@ def main() -> None:
     import uvicorn
 
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # httpx logs every request's URL at INFO, and Telegram's URLs carry the bot's token
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

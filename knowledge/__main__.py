@@ -1,8 +1,8 @@
 """Editors' and operators' commands for the knowledge base.
 
-    python -m knowledge validate        schema, numbers, placeholders, translations, review dates
-    python -m knowledge stamp           record the English text's hash in unstamped translations
-    python -m knowledge build-index     embed the example questions into var/index/
+python -m knowledge validate        schema, numbers, placeholders, translations, review dates
+python -m knowledge stamp           record the English text's hash in unstamped translations
+python -m knowledge build-index     embed the example questions into var/index/
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ def _validate(args) -> int:
         print(f"warning {w}")
     for e in report.errors:
         print(f"ERROR {e}")
-    print(f"{len(kb.entries)} entries, {len(kb.services)} services: "
-          f"{len(report.errors)} errors, {len(report.warnings)} warnings")
+    print(
+        f"{len(kb.entries)} entries, {len(kb.services)} services: "
+        f"{len(report.errors)} errors, {len(report.warnings)} warnings"
+    )
     return 1 if report.errors or (args.strict and report.warnings) else 0
 
 
@@ -49,8 +51,10 @@ def _build_index(args) -> int:
     model = model_store.load()
     index = Index.build(kb, model)
     index.save()
-    print(f"    indexed {len(index.row_entry)} example questions of {len(kb.entries)} entries "
-          f"in {time.perf_counter() - start:.1f}s")
+    print(
+        f"    indexed {len(index.row_entry)} example questions of {len(kb.entries)} entries "
+        f"in {time.perf_counter() - start:.1f}s"
+    )
     return 0
 
 

@@ -29,7 +29,7 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "eval" / "question
 class Case:
     lang: str
     question: str
-    expected: str | None    # None: no entry answers it
+    expected: str | None  # None: no entry answers it
 
 
 def load_cases(directory: Path = EVAL_DIR) -> list[Case]:
@@ -46,8 +46,10 @@ def run(index: Index, cases: list[Case]) -> list[tuple[Case, list[Hit]]]:
     """The top 3 for every case; the questions are encoded in batches (the same vectors as
     one by one, up to rounding, and many times faster on a busy machine)."""
     vectors = index.encode([c.question for c in cases])
-    return [(c, index.search_encoded(v, c.question, c.lang, k=3))
-            for c, v in zip(cases, vectors)]
+    return [
+        (c, index.search_encoded(v, c.question, c.lang, k=3))
+        for c, v in zip(cases, vectors, strict=True)
+    ]
 
 
 def summarise(results, kb, thresholds=None) -> dict:
@@ -79,7 +81,9 @@ def summarise(results, kb, thresholds=None) -> dict:
     langs = {}
     for lang, r in sorted(per_lang.items()):
         langs[lang] = {
-            "questions": r["n"], "top1": pct(r["top1"], r["n"]), "top3": pct(r["top3"], r["n"]),
+            "questions": r["n"],
+            "top1": pct(r["top1"], r["n"]),
+            "top3": pct(r["top3"], r["n"]),
             "answered": pct(r["answer"], r["n"]),
             "answered_wrong": pct(r["answer_wrong"], r["answer"]),
             "clarified": pct(r["clarify"], r["n"]),
@@ -87,14 +91,21 @@ def summarise(results, kb, thresholds=None) -> dict:
             "dont_know": pct(r["none"], r["n"]),
             "unanswerable_given_an_answer": pct(r["unanswerable_answered"], r["unanswerable"]),
         }
-    topics = {t: {"questions": r["n"], "top1": pct(r["top1"], r["n"]),
-                  "top3": pct(r["top3"], r["n"])} for t, r in sorted(per_topic.items())}
+    topics = {
+        t: {"questions": r["n"], "top1": pct(r["top1"], r["n"]), "top3": pct(r["top3"], r["n"])}
+        for t, r in sorted(per_topic.items())
+    }
     total = {k: sum(per_lang[lang][k] for lang in per_lang) for k in ("n", "top1", "top3")}
-    return {"thresholds": {"answer": thresholds[0], "margin": thresholds[1],
-                           "clarify": thresholds[2]},
-            "overall": {"questions": total["n"], "top1": pct(total["top1"], total["n"]),
-                        "top3": pct(total["top3"], total["n"])},
-            "languages": langs, "topics": topics}
+    return {
+        "thresholds": {"answer": thresholds[0], "margin": thresholds[1], "clarify": thresholds[2]},
+        "overall": {
+            "questions": total["n"],
+            "top1": pct(total["top1"], total["n"]),
+            "top3": pct(total["top3"], total["n"]),
+        },
+        "languages": langs,
+        "topics": topics,
+    }
 
 
 def calibrate(results, kb, max_wrong_pct: float = 10.0) -> tuple[float, float, float]:
@@ -120,12 +131,22 @@ def calibrate(results, kb, max_wrong_pct: float = 10.0) -> tuple[float, float, f
 
 def print_report(summary: dict) -> None:
     t = summary["thresholds"]
-    print(f"thresholds: answer >= {t['answer']}, margin >= {t['margin']}, "
-          f"clarify >= {t['clarify']}")
+    print(
+        f"thresholds: answer >= {t['answer']}, margin >= {t['margin']}, clarify >= {t['clarify']}"
+    )
     o = summary["overall"]
     print(f"overall: {o['questions']} questions, top-1 {o['top1']}%, top-3 {o['top3']}%\n")
-    cols = ["questions", "top1", "top3", "answered", "answered_wrong", "clarified",
-            "clarify_has_right_entry", "dont_know", "unanswerable_given_an_answer"]
+    cols = [
+        "questions",
+        "top1",
+        "top3",
+        "answered",
+        "answered_wrong",
+        "clarified",
+        "clarify_has_right_entry",
+        "dont_know",
+        "unanswerable_given_an_answer",
+    ]
     print("lang " + " ".join(f"{c[:12]:>12}" for c in cols))
     for lang, row in summary["languages"].items():
         print(f"{lang:4} " + " ".join(f"{'' if row[c] is None else row[c]:>12}" for c in cols))
@@ -149,8 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     print_report(summary)
     if args.calibrate:
         best = calibrate(results, kb)
-        print(f"\ncalibrated (<= 10% wrong direct answers per language): answer {best[0]}, "
-              f"margin {best[1]}, clarify {best[2]}\n")
+        print(
+            f"\ncalibrated (<= 10% wrong direct answers per language): answer {best[0]}, "
+            f"margin {best[1]}, clarify {best[2]}\n"
+        )
         summary = summarise(results, kb, best)
         print_report(summary)
     if args.json:

@@ -22,7 +22,7 @@ import time
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +39,9 @@ ANSWER_THRESHOLD = 0.80
 ANSWER_MARGIN = 0.035
 CLARIFY_THRESHOLD = 0.78
 OTHER_LANGUAGE_PENALTY = 0.0
-TOP_ROWS = 3                 # an entry's dense score: the mean of its best rows
-LEXICAL_WEIGHT = 0.04        # BM25 over tokens
-CHAR_WEIGHT = 0.06           # TF-IDF over character n-grams
+TOP_ROWS = 3  # an entry's dense score: the mean of its best rows
+LEXICAL_WEIGHT = 0.04  # BM25 over tokens
+CHAR_WEIGHT = 0.06  # TF-IDF over character n-grams
 # With her region unknown, an answer for one region must clearly beat the general one.
 UNKNOWN_REGION_PENALTY = 0.01
 # With her region known, its own answer beats the general "which number" one.
@@ -50,9 +50,25 @@ KNOWN_REGION_BONUS = 0.04
 # Letter variants that people type interchangeably: Arabic alef/ya/ta marbuta/hamza seats,
 # Persian and Urdu ya/kaf/heh, tatweel. Used for the character n-grams only (the model has
 # its own tokenizer).
-_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ی", "ي": "ی", "ئ": "ی",
-                          "ة": "ه", "ۀ": "ه", "ۃ": "ه", "ہ": "ه", "ھ": "ه", "ؤ": "و",
-                          "ك": "ک", "ـ": ""})
+_LETTERS = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ى": "ی",
+        "ي": "ی",
+        "ئ": "ی",
+        "ة": "ه",
+        "ۀ": "ه",
+        "ۃ": "ه",
+        "ہ": "ه",
+        "ھ": "ه",
+        "ؤ": "و",
+        "ك": "ک",
+        "ـ": "",
+    }
+)
 
 
 def normalise(text: str) -> str:
@@ -60,12 +76,22 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in text if not unicodedata.combining(ch)).translate(_LETTERS)
 
+
 # spaCy has tokenizers for these; Somali uses the multi-language one.
-_SPACY_CODES = {"en": "en", "da": "da", "ar": "ar", "uk": "uk", "fa": "fa", "ur": "ur",
-                "tr": "tr", "ti": "ti", "so": "xx"}
+_SPACY_CODES = {
+    "en": "en",
+    "da": "da",
+    "ar": "ar",
+    "uk": "uk",
+    "fa": "fa",
+    "ur": "ur",
+    "tr": "tr",
+    "ti": "ti",
+    "so": "xx",
+}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tokenizer(lang: str):
     import spacy
 
@@ -76,8 +102,11 @@ def _tokenizer(lang: str):
 
 
 def tokens(text: str, lang: str) -> list[str]:
-    return [t.lower_ for t in _tokenizer(lang)(text)
-            if not (t.is_punct or t.is_space) and (len(t.text) > 1 or t.is_digit)]
+    return [
+        t.lower_
+        for t in _tokenizer(lang)(text)
+        if not (t.is_punct or t.is_space) and (len(t.text) > 1 or t.is_digit)
+    ]
 
 
 @dataclass(frozen=True)
@@ -90,7 +119,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class Decision:
-    kind: str            # answer | clarify | none
+    kind: str  # answer | clarify | none
     hits: tuple[Hit, ...]
 
 
@@ -126,9 +155,13 @@ class _CharNgrams:
         from sklearn.feature_extraction.text import TfidfVectorizer  # with sentence-transformers
 
         self.ids = list(docs)
-        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4),
-                                          preprocessor=normalise, sublinear_tf=True,
-                                          dtype=np.float32)
+        self.vectorizer = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(2, 4),
+            preprocessor=normalise,
+            sublinear_tf=True,
+            dtype=np.float32,
+        )
         self.matrix = self.vectorizer.fit_transform([docs[i] for i in self.ids]).T.tocsr()
         # A query is weighted here rather than by vectorizer.transform, whose input checks
         # cost more than the arithmetic; its length normalisation is left out, as the scores
@@ -151,8 +184,11 @@ def _rows(kb: KnowledgeBase) -> list[tuple[str, str, str]]:
     rows = []
     for entry in kb.entries.values():
         for lang in LANGUAGES:
-            title = entry.title.get(lang) or (entry.translations[lang].title  # type: ignore[index]
-                                              if lang in entry.translations else None)
+            title = entry.title.get(lang) or (
+                entry.translations[lang].title  # type: ignore[index]
+                if lang in entry.translations
+                else None
+            )
             if title:
                 rows.append((entry.id, lang, title))
             for q in entry.questions.get(lang, []):
@@ -177,19 +213,29 @@ def _texts(kb: KnowledgeBase) -> dict[str, list[tuple[str, str]]]:
 
 
 def _lexical_docs(kb: KnowledgeBase) -> dict[str, list[str]]:
-    return {eid: [w for lang, part in parts for w in tokens(part, lang)]
-            for eid, parts in _texts(kb).items()}
+    return {
+        eid: [w for lang, part in parts for w in tokens(part, lang)]
+        for eid, parts in _texts(kb).items()
+    }
 
 
 def _encode(model, texts: list[str]) -> np.ndarray:
-    return np.asarray(model.encode(texts, prompt_name="query", batch_size=64,
-                                   normalize_embeddings=True, convert_to_numpy=True),
-                      dtype=np.float32)
+    return np.asarray(
+        model.encode(
+            texts,
+            prompt_name="query",
+            batch_size=64,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        ),
+        dtype=np.float32,
+    )
 
 
 class Index:
-    def __init__(self, kb: KnowledgeBase, model, embeddings: np.ndarray,
-                 rows: list[tuple[str, str]]):
+    def __init__(
+        self, kb: KnowledgeBase, model, embeddings: np.ndarray, rows: list[tuple[str, str]]
+    ):
         self.kb, self.model = kb, model
         self.embeddings = embeddings
         self.row_entry = np.array([r[0] for r in rows])
@@ -199,18 +245,21 @@ class Index:
         self._row_entry_pos = np.array([self._entry_pos[e] for e in self.row_entry])
         self.bm25 = _BM25({eid: d for eid, d in _lexical_docs(kb).items()})
         self._bm25_pos = np.array([self._entry_pos[i] for i in self.bm25.ids])
-        self.chars = _CharNgrams({eid: " ".join(t for _, t in parts)
-                                  for eid, parts in _texts(kb).items()})
+        self.chars = _CharNgrams(
+            {eid: " ".join(t for _, t in parts) for eid, parts in _texts(kb).items()}
+        )
         self._chars_pos = np.array([self._entry_pos[i] for i in self.chars.ids])
-        self._groups = {lang: (self._grouped(self.row_lang == lang),
-                               self._grouped(self.row_lang != lang)) for lang in LANGUAGES}
+        self._groups = {
+            lang: (self._grouped(self.row_lang == lang), self._grouped(self.row_lang != lang))
+            for lang in LANGUAGES
+        }
         self._entry_region = np.array([kb.entries[e].region for e in self.entry_ids])
         for lang in LANGUAGES:  # load tokenizers now, not on a woman's first question
             _tokenizer(lang)
 
     # -- building and storing ------------------------------------------------------------
     @classmethod
-    def build(cls, kb: KnowledgeBase, model) -> "Index":
+    def build(cls, kb: KnowledgeBase, model) -> Index:
         rows = _rows(kb)
         embeddings = _encode(model, [r[2] for r in rows])
         return cls(kb, model, embeddings, [(r[0], r[1]) for r in rows])
@@ -218,19 +267,33 @@ class Index:
     def save(self, directory: Path = DEFAULT_DIR) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         np.save(directory / "embeddings.npy", self.embeddings)
-        (directory / "rows.json").write_text(json.dumps(
-            [[e, lang] for e, lang in zip(self.row_entry.tolist(), self.row_lang.tolist())]))
-        (directory / "manifest.json").write_text(json.dumps(
-            {"fingerprint": self.kb.fingerprint(), "rows": len(self.row_entry),
-             "entries": len(self.entry_ids), "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                       time.gmtime())}))
+        (directory / "rows.json").write_text(
+            json.dumps(
+                [
+                    [e, lang]
+                    for e, lang in zip(self.row_entry.tolist(), self.row_lang.tolist(), strict=True)
+                ]
+            )
+        )
+        (directory / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "fingerprint": self.kb.fingerprint(),
+                    "rows": len(self.row_entry),
+                    "entries": len(self.entry_ids),
+                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+            )
+        )
 
     @classmethod
-    def load_or_build(cls, kb: KnowledgeBase, model, directory: Path = DEFAULT_DIR) -> "Index":
+    def load_or_build(cls, kb: KnowledgeBase, model, directory: Path = DEFAULT_DIR) -> Index:
         """The saved index when it matches the knowledge base; else a fresh one, saved."""
         manifest = directory / "manifest.json"
-        if manifest.exists() and json.loads(manifest.read_text()).get(
-                "fingerprint") == kb.fingerprint():
+        if (
+            manifest.exists()
+            and json.loads(manifest.read_text()).get("fingerprint") == kb.fingerprint()
+        ):
             rows = [tuple(r) for r in json.loads((directory / "rows.json").read_text())]
             return cls(kb, model, np.load(directory / "embeddings.npy"), rows)
         index = cls.build(kb, model)
@@ -245,13 +308,15 @@ class Index:
         """Query vectors for many texts at once (evaluation: batches are much faster)."""
         return _encode(self.model, texts)
 
-    def search_encoded(self, query: np.ndarray, text: str, lang: str,
-                       region: str | None = None, k: int = 3) -> list[Hit]:
+    def search_encoded(
+        self, query: np.ndarray, text: str, lang: str, region: str | None = None, k: int = 3
+    ) -> list[Hit]:
         """search() with the text's query vector already computed."""
         sims = np.append(self.embeddings @ query, np.float32(-np.inf))  # last: padding
         same, other = self._groups.get(lang, self._groups["en"])
-        dense = np.maximum(self._top_mean(sims, same),
-                           self._top_mean(sims, other) - OTHER_LANGUAGE_PENALTY)
+        dense = np.maximum(
+            self._top_mean(sims, same), self._top_mean(sims, other) - OTHER_LANGUAGE_PENALTY
+        )
         n = len(self.entry_ids)
 
         lexical = np.zeros(n, dtype=np.float32)
@@ -271,16 +336,18 @@ class Index:
         else:
             score[self._entry_region != "all"] -= UNKNOWN_REGION_PENALTY
         top = np.argsort(-score)[:k]
-        return [Hit(self.entry_ids[i], float(score[i]), float(dense[i]), float(lexical[i]))
-                for i in top]
+        return [
+            Hit(self.entry_ids[i], float(score[i]), float(dense[i]), float(lexical[i])) for i in top
+        ]
 
     def _grouped(self, mask: np.ndarray) -> np.ndarray:
         """Row numbers per entry (entries x most rows), padded with the padding row's number."""
-        rows = [np.flatnonzero(mask & (self._row_entry_pos == i))
-                for i in range(len(self.entry_ids))]
+        rows = [
+            np.flatnonzero(mask & (self._row_entry_pos == i)) for i in range(len(self.entry_ids))
+        ]
         out = np.full((len(rows), max(len(r) for r in rows)), len(self.row_entry))
         for i, r in enumerate(rows):
-            out[i, :len(r)] = r
+            out[i, : len(r)] = r
         return out
 
     @staticmethod
@@ -291,12 +358,17 @@ class Index:
         top = -np.partition(-vals, k - 1, axis=1)[:, :k]
         finite = np.isfinite(top)
         count = finite.sum(axis=1)
-        return np.where(count > 0, np.where(finite, top, 0).sum(axis=1) / np.maximum(count, 1),
-                        -1.0).astype(np.float32)
+        return np.where(
+            count > 0, np.where(finite, top, 0).sum(axis=1) / np.maximum(count, 1), -1.0
+        ).astype(np.float32)
 
     @staticmethod
-    def decide(hits: list[Hit], answer: float = ANSWER_THRESHOLD,
-               margin: float = ANSWER_MARGIN, clarify: float = CLARIFY_THRESHOLD) -> Decision:
+    def decide(
+        hits: list[Hit],
+        answer: float = ANSWER_THRESHOLD,
+        margin: float = ANSWER_MARGIN,
+        clarify: float = CLARIFY_THRESHOLD,
+    ) -> Decision:
         if not hits or hits[0].score < clarify:
             return Decision("none", tuple(hits))
         lead = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from nlu.names import NameLookup
+from langtools.names import NameLookup
 
 FILE = Path(__file__).resolve().parent / "regions.yml"
 _FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "-": " "})
@@ -47,11 +47,15 @@ _DANISH_WORDS = {"vejlede"}
 @lru_cache(maxsize=1)
 def _suffixed() -> re.Pattern:
     data = yaml.safe_load(FILE.read_text(encoding="utf-8"))
-    folded = {_fold(name) for groups in data.values()
-              for name in groups["municipalities"] + groups["places"]}
+    folded = {
+        _fold(name)
+        for groups in data.values()
+        for name in groups["municipalities"] + groups["places"]
+    }
     names = sorted((n for n in folded if len(n) >= 4), key=len, reverse=True)
-    return re.compile(r"(?<!\w)(" + "|".join(map(re.escape, names)) + ")" + _TURKISH_ENDING
-                      + r"(?!\w)")
+    return re.compile(
+        r"(?<!\w)(" + "|".join(map(re.escape, names)) + ")" + _TURKISH_ENDING + r"(?!\w)"
+    )
 
 
 def region_in(text: str) -> str | None:

@@ -13,9 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-SOURCE_LANGUAGES = ("en", "da")
-TRANSLATED_LANGUAGES = ("ar", "so", "uk", "fa", "ur", "tr", "ti")
-LANGUAGES = SOURCE_LANGUAGES + TRANSLATED_LANGUAGES
+from common.vocab import LANGUAGES, SOURCE_LANGUAGES, TRANSLATED_LANGUAGES  # noqa: F401
+
 TOPICS = (
     "violence",
     "emergency",

@@ -29,17 +29,17 @@ class LoadError(Exception):
 
 @dataclass(frozen=True)
 class Policy:
-    serve_machine: bool = True   # serve unchecked machine translations, with a notice
-    serve_stale: bool = False    # serve translations whose source text changed since
+    serve_machine: bool = True  # serve unchecked machine translations, with a notice
+    serve_stale: bool = False  # serve translations whose source text changed since
 
 
 @dataclass(frozen=True)
 class Rendered:
     entry_id: str
-    language: str      # the language the text is in
+    language: str  # the language the text is in
     title: str
     text: str
-    state: str         # source | reviewed | machine | fallback
+    state: str  # source | reviewed | machine | fallback
     sources: tuple[str, ...]
     last_reviewed: str
 
@@ -161,8 +161,10 @@ def load(root: Path = ROOT, policy: Policy = Policy()) -> KnowledgeBase:
             problems.extend(_schema_problems(path, exc))
             continue
         if entry.id != path.stem or entry.topic != path.parent.name:
-            problems.append(f"{path}:1: id/topic must match the file name and folder "
-                            f"({entry.topic}/{entry.id}.yml)")
+            problems.append(
+                f"{path}:1: id/topic must match the file name and folder "
+                f"({entry.topic}/{entry.id}.yml)"
+            )
         if entry.id in entries:
             problems.append(f"{path}:1: id {entry.id!r} also used by {paths[entry.id]}")
         entries[entry.id] = entry

@@ -15,14 +15,19 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-SUPPORTED = ("en", "da", "ar", "so", "uk", "fa", "ur", "tr", "ti")
-NAMES = {
-    "en": "English", "da": "Dansk", "ar": "العربية", "so": "Soomaali", "uk": "Українська",
-    "fa": "فارسی", "ur": "اردو", "tr": "Türkçe", "ti": "ትግርኛ",
-}
+from langtools.languages import NAMES, SUPPORTED  # noqa: F401  (re-exported)
+
 # Codes the detectors may return that we serve in a near language.
-ALIASES = {"ru": "uk", "prs": "fa", "be": "uk", "bg": "uk", "no": "da", "nb": "da", "nn": "da",
-           "sv": "da"}
+ALIASES = {
+    "ru": "uk",
+    "prs": "fa",
+    "be": "uk",
+    "bg": "uk",
+    "no": "da",
+    "nb": "da",
+    "nn": "da",
+    "sv": "da",
+}
 
 # Letters only Urdu uses among the Arabic-script languages we serve (ے ں ٹ ڈ ڑ ھ),
 # and letters Arabic has but Persian and Urdu do not normally write (ة ى أ إ ؤ).
@@ -30,14 +35,16 @@ _URDU_LETTERS = set("ےںٹڈڑھۓ")
 _ARABIC_LETTERS = set("ةىأإؤ")
 _PERSIAN_LETTERS = set("پچژگکی")
 # Arabic written in Latin letters ("Arabizi") uses digits for sounds Latin lacks.
-_ARABIZI = re.compile(r"\b[a-z]*[2375][a-z]+\b|\b(salam|shukran|inshallah|habibi|ana|bidi|biddi|wen|shu|kif|3andi)\b")
+_ARABIZI = re.compile(
+    r"\b[a-z]*[2375][a-z]+\b|\b(salam|shukran|inshallah|habibi|ana|bidi|biddi|wen|shu|kif|3andi)\b"
+)
 
 
 @dataclass(frozen=True)
 class Detection:
-    language: str | None     # one of SUPPORTED, or None when nothing fits
-    confidence: float        # 0..1
-    reliable: bool           # enough text and agreement to switch language on it alone
+    language: str | None  # one of SUPPORTED, or None when nothing fits
+    confidence: float  # 0..1
+    reliable: bool  # enough text and agreement to switch language on it alone
 
 
 def _script_counts(text: str) -> dict[str, int]:
@@ -69,8 +76,9 @@ def _langid_identifier(candidates: tuple[str, ...]):
         from py3langid import langid
     except ImportError:  # pragma: no cover - both runtimes install it
         return None
-    loader = getattr(langid.LanguageIdentifier, "from_model_file", None) or getattr(
-        langid.LanguageIdentifier, "from_pickled_model"
+    loader = (
+        getattr(langid.LanguageIdentifier, "from_model_file", None)
+        or langid.LanguageIdentifier.from_pickled_model
     )
     identifier = loader(langid.MODEL_FILE, norm_probs=True)
     known = [c for c in candidates if c in identifier.nb_classes]
@@ -91,6 +99,7 @@ def _cld2(text: str) -> list[tuple[str, int]]:
     """pycld2's guesses as (code, percent of text), best first; empty when it has none."""
     try:
         import pycld2
+
         reliable, _, details = pycld2.detect(text)
     except Exception:  # pycld2 raises on some invalid UTF-8 input; treat as no opinion
         return []
@@ -132,7 +141,9 @@ def detect(text: str) -> Detection:
         if chars & _URDU_LETTERS:
             return Detection("ur", 0.9, True)
         lang, conf = _pick(text, ("ar", "fa", "ur"))
-        if lang is None or (lang != "ar" and chars & _ARABIC_LETTERS and not chars & _PERSIAN_LETTERS):
+        if lang is None or (
+            lang != "ar" and chars & _ARABIC_LETTERS and not chars & _PERSIAN_LETTERS
+        ):
             lang, conf = "ar", 0.7
         return Detection(lang, conf, long_enough and conf >= 0.6)
     if script == "latin":

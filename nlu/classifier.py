@@ -4,7 +4,7 @@ Why not DIET: with two or three dozen examples of each short intent per language
 learnt the training set by heart (99.9% training accuracy) and held-out macro-F1 stayed at
 0.64–0.84, with or without the e5 features beside its n-grams. A linear model over the same
 features, weighted the way text classification has long been done, generalised far better in
-the same cross-validation (nlu/crossval.py): the n-gram counts get sublinear term frequency,
+the same cross-validation (tools/nlu_crossval.py): the n-gram counts get sublinear term frequency,
 inverse document frequency learnt from the training data, and unit length; the e5 sentence
 embedding (nlu/embeddings.py) is appended with a fixed weight; classes are balanced, because
 ask_question has far more examples than "thanks". With the training data grown to about
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, List, Optional, Text, Type
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,35 +46,46 @@ log = logging.getLogger(__name__)
 class _Weights:
     """What training learns: the n-gram idf, and the regression's coefficients per intent."""
 
-    def __init__(self, idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
-                 intents: List[str], dense_dim: int) -> None:
+    def __init__(
+        self,
+        idf: np.ndarray,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        intents: list[str],
+        dense_dim: int,
+    ) -> None:
         self.idf, self.coef, self.intercept = idf, coef, intercept
         self.intents, self.dense_dim = intents, dense_dim
 
     def save(self, folder) -> None:
         np.savez(folder / "weights.npz", idf=self.idf, coef=self.coef, intercept=self.intercept)
-        (folder / "meta.json").write_text(json.dumps(
-            {"intents": self.intents, "dense_dim": self.dense_dim}), encoding="utf-8")
+        (folder / "meta.json").write_text(
+            json.dumps({"intents": self.intents, "dense_dim": self.dense_dim}), encoding="utf-8"
+        )
 
     @classmethod
-    def load(cls, folder) -> "_Weights":
+    def load(cls, folder) -> _Weights:
         arrays = np.load(folder / "weights.npz", allow_pickle=False)
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        return cls(arrays["idf"], arrays["coef"], arrays["intercept"], meta["intents"],
-                   meta["dense_dim"])
+        return cls(
+            arrays["idf"], arrays["coef"], arrays["intercept"], meta["intents"], meta["dense_dim"]
+        )
 
 
-def _counts(messages: List[Message], width: Optional[int]) -> sp.csr_matrix:
+def _counts(messages: list[Message], width: int | None) -> sp.csr_matrix:
     """The n-gram counts of each message's text (CountVectorsFeaturizer's sentence features)."""
     rows = []
     for m in messages:
         feature = m.get_sparse_features(TEXT)[1]
-        rows.append(sp.csr_matrix(feature.features) if feature is not None
-                    else sp.csr_matrix((1, width or 0)))
+        rows.append(
+            sp.csr_matrix(feature.features)
+            if feature is not None
+            else sp.csr_matrix((1, width or 0))
+        )
     return sp.vstack(rows).tocsr() if rows else sp.csr_matrix((0, width or 0))
 
 
-def _dense(messages: List[Message], dim: int) -> np.ndarray:
+def _dense(messages: list[Message], dim: int) -> np.ndarray:
     out = np.zeros((len(messages), dim), dtype=np.float32)
     for i, m in enumerate(messages):
         feature = m.get_dense_features(TEXT)[1]
@@ -93,42 +104,56 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     return sp.diags(1.0 / norms) @ weighted
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class NgramE5IntentClassifier(IntentClassifier, GraphComponent):
     @classmethod
-    def required_components(cls) -> List[Type]:
+    def required_components(cls) -> list[type]:
         return [Featurizer]
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         return ["sklearn"]
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
-            "C": 10.0,              # inverse regularisation, chosen by cross-validation
-            "dense_weight": 1.5,    # the e5 embedding's weight beside the unit-length n-grams
+            "C": 10.0,  # inverse regularisation, chosen by cross-validation
+            "dense_weight": 1.5,  # the e5 embedding's weight beside the unit-length n-grams
             "max_iter": 3000,
             "ranking_length": 10,
-            "question_bias": 1.0,   # added to ask_question's score (see above)
+            "question_bias": 1.0,  # added to ask_question's score (see above)
         }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
-                 resource: Resource, weights: Optional[_Weights] = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        weights: _Weights | None = None,
+    ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._storage, self._resource = model_storage, resource
         self.weights = weights
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
-               resource: Resource, execution_context: ExecutionContext) -> GraphComponent:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> GraphComponent:
         return cls(config, model_storage, resource)
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> GraphComponent:
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> GraphComponent:
         try:
             with model_storage.read_from(resource) as folder:
                 return cls(config, model_storage, resource, _Weights.load(folder))
@@ -136,7 +161,7 @@ class NgramE5IntentClassifier(IntentClassifier, GraphComponent):
             log.warning("%s: no trained weights; intents will not be classified", cls.__name__)
             return cls(config, model_storage, resource)
 
-    def _features(self, messages: List[Message], weights: _Weights) -> sp.csr_matrix:
+    def _features(self, messages: list[Message], weights: _Weights) -> sp.csr_matrix:
         counts = _counts(messages, len(weights.idf))
         dense = _dense(messages, weights.dense_dim) * self.config["dense_weight"]
         return sp.hstack([_tfidf(counts, weights.idf), sp.csr_matrix(dense)]).tocsr()
@@ -154,16 +179,21 @@ class NgramE5IntentClassifier(IntentClassifier, GraphComponent):
         dense_dim = int(np.asarray(dense.features).shape[-1]) if dense is not None else 0
         placeholder = _Weights(idf, np.zeros(0), np.zeros(0), [], dense_dim)
 
-        model = LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"],
-                                   class_weight="balanced", random_state=42)
+        model = LogisticRegression(
+            C=self.config["C"],
+            max_iter=self.config["max_iter"],
+            class_weight="balanced",
+            random_state=42,
+        )
         model.fit(self._features(examples, placeholder), [e.get(INTENT) for e in examples])
-        self.weights = _Weights(idf, model.coef_, model.intercept_,
-                                [str(c) for c in model.classes_], dense_dim)
+        self.weights = _Weights(
+            idf, model.coef_, model.intercept_, [str(c) for c in model.classes_], dense_dim
+        )
         with self._storage.write_to(self._resource) as folder:
             self.weights.save(folder)
         return self._resource
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         if self.weights is None or not messages:
             return messages
         w = self.weights
@@ -173,7 +203,7 @@ class NgramE5IntentClassifier(IntentClassifier, GraphComponent):
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
-        for message, row in zip(messages, probs):
+        for message, row in zip(messages, probs, strict=True):
             order = np.argsort(-row)[: self.config["ranking_length"]]
             ranking = [{"name": w.intents[i], "confidence": float(row[i])} for i in order]
             message.set(INTENT, ranking[0], add_to_output=True)
@@ -184,5 +214,5 @@ class NgramE5IntentClassifier(IntentClassifier, GraphComponent):
         return training_data
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: dict[str, Any]) -> None:
         pass

@@ -3,15 +3,15 @@
 LanguageDetector  adds a `language` entity, which fills the `language` slot that selects the
                   bot's response variations, from the language the gateway decided (message
                   metadata: detection plus her explicit choice, which wins). Without metadata
-                  (`rasa shell`, `rasa test`) it only reports its own guess (nlu.langid) as the
-                  parse result's `language`, so test stories need no entity markup.
+                  (`rasa shell`, `rasa test`) it only reports its own guess (langtools.langid) as
+                  the parse result's `language`, so test stories need no entity markup.
 DangerOverride    sets the intent to `danger` when the gateway's screening flagged the message,
                   so the danger flow never depends on the classifier being right.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -21,26 +21,26 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, META
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from langtools.langid import SUPPORTED, choose
 from nlu import rasa_patches
-from nlu.langid import SUPPORTED, choose
 
 rasa_patches.apply()
 
 
-def _metadata(message: Message) -> Dict[Text, Any]:
+def _metadata(message: Message) -> dict[str, Any]:
     return message.get(METADATA) or {}
 
 
 class _Stateless(GraphComponent):
     """Shared boilerplate: nothing to train, nothing to persist."""
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -51,11 +51,9 @@ class _Stateless(GraphComponent):
         return training_data
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class LanguageDetector(_Stateless):
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
             if text.startswith("/"):
@@ -76,16 +74,14 @@ class LanguageDetector(_Stateless):
         return messages
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class DangerOverride(_Stateless):
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             if _metadata(message).get("screening") != "danger":
                 continue
             intent = {"name": "danger", "confidence": 1.0}
-            ranking: Optional[List[Dict[Text, Any]]] = message.get(INTENT_RANKING_KEY) or []
+            ranking: list[dict[str, Any]] | None = message.get(INTENT_RANKING_KEY) or []
             ranking = [intent] + [r for r in ranking if r.get("name") != "danger"]
             message.set(INTENT, intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

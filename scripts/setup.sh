@@ -82,7 +82,7 @@ if [ -d var/index ] && stamp_ok index "$want"; then skip "var/index"; else
 fi
 
 step 5/5 "Rasa model"
-.venv/bin/python -m nlu.generate   # writes data/nlu/ from nlu/data and the knowledge base
+.venv/bin/python -m tools.nlu_data   # writes data/nlu/ from nlu/data and the knowledge base
 want=$(tree_hash config.yml domain.yml data nlu)
 if ls models/*.tar.gz >/dev/null 2>&1 && stamp_ok rasa-model "$want"; then skip "models/"; else
   echo "    training (about 2 minutes)"

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$(pwd)" HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false RASA_TELEMETRY_ENABLED=false
-export OPENBLAS_NUM_THREADS=1  # see bot/stack.py
+export OPENBLAS_NUM_THREADS=1  # see tools/stack.py
 # tests/browser drive Debian's Chromium through Playwright; install it once where missing
 # (a clean CI machine). Without root or apt the browser tests skip, or fail under CI=true.
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

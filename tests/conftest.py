@@ -27,7 +27,7 @@ def _missing(reason: str):
 def postgres_server_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     try:
         engine = create_engine(url)
         with engine.connect() as conn:
@@ -54,4 +54,4 @@ def postgres_url(postgres_server_url):
 
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'bot.db'}"
+    return f"sqlite:///{tmp_path / 'bot.storage.db'}"

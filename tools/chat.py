@@ -1,6 +1,6 @@
 """Chat with the running stack from a terminal, through the same REST channel apps use.
 
-    make chat                       # or: .venv/bin/python -m bot.chat [--url URL] [--sender ID]
+    make chat                       # or: .venv/bin/python -m tools.chat [--url URL] [--sender ID]
 
 Type a message and press Enter. Buttons are numbered: type the number to press one.
 Press Enter on an empty line to fetch messages that came later (a counsellor's reply).
@@ -18,7 +18,7 @@ import httpx
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.chat")
+    parser = argparse.ArgumentParser(prog="python -m tools.chat")
     parser.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
     parser.add_argument("--sender", default=f"terminal-{secrets.token_hex(4)}")
     args = parser.parse_args(argv)
@@ -37,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         if line.isdigit() and 1 <= int(line) <= len(buttons):
             line = buttons[int(line) - 1]["payload"]
         try:
-            r = (httpx.post(endpoint, json={"sender": args.sender, "message": line}, timeout=30)
-                 if line else httpx.get(outbox, params={"sender": args.sender}, timeout=30))
+            r = (
+                httpx.post(endpoint, json={"sender": args.sender, "message": line}, timeout=30)
+                if line
+                else httpx.get(outbox, params={"sender": args.sender}, timeout=30)
+            )
             r.raise_for_status()
             later = httpx.get(outbox, params={"sender": args.sender}, timeout=30).json()
         except httpx.HTTPError as exc:

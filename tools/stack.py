@@ -1,6 +1,6 @@
 """Starts and stops the whole stack: Rasa server, action server, gateway.
 
-`make run` calls `python -m bot.stack`; the end-to-end tests use `Stack` with their own ports
+`make run` calls `python -m tools.stack`; the end-to-end tests use `Stack` with their own ports
 and database. Every process but the gateway listens on loopback only. Ctrl-C (or SIGTERM)
 stops every process the stack started, each with its children.
 """
@@ -51,21 +51,23 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({
-            "PYTHONPATH": str(REPO),
-            "PYTHONUNBUFFERED": "1",
-            "RASA_TELEMETRY_ENABLED": "false",
-            "HF_HUB_OFFLINE": env.get("HF_HUB_OFFLINE", "1"),
-            "TOKENIZERS_PARALLELISM": "false",
-            # numpy's BLAS threads and torch's fight over two cores: retrieval went from 18 to
-            # 48 ms a query (bench/README.md). torch keeps the cores; numpy gets one thread.
-            "OPENBLAS_NUM_THREADS": "1",
-            "SANIC_HOST": "127.0.0.1",
-            "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook",
-            "RASA_URL": self.rasa_url,
-            "ACTION_SERVER_URL": self.action_url,
-            "PORT": str(self.ports.gateway),
-        })
+        env.update(
+            {
+                "PYTHONPATH": str(REPO),
+                "PYTHONUNBUFFERED": "1",
+                "RASA_TELEMETRY_ENABLED": "false",
+                "HF_HUB_OFFLINE": env.get("HF_HUB_OFFLINE", "1"),
+                "TOKENIZERS_PARALLELISM": "false",
+                # numpy's BLAS threads and torch's fight over two cores: retrieval went from 18 to
+                # 48 ms a query (bench/README.md). torch keeps the cores; numpy gets one thread.
+                "OPENBLAS_NUM_THREADS": "1",
+                "SANIC_HOST": "127.0.0.1",
+                "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook",
+                "RASA_URL": self.rasa_url,
+                "ACTION_SERVER_URL": self.action_url,
+                "PORT": str(self.ports.gateway),
+            }
+        )
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
         env.update(self.extra_env)
@@ -74,20 +76,42 @@ class Stack:
     def _start(self, name: str, cmd: list[str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(cmd, cwd=REPO, env=self.env(), stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start_actions(self) -> None:
-        self._start("actions", [str(APP_PY), "-m", "bot.action_server",
-                                "--port", str(self.ports.actions)])
+        self._start(
+            "actions", [str(APP_PY), "-m", "actions.server", "--port", str(self.ports.actions)]
+        )
 
     def start_rasa(self) -> None:
-        self._start("rasa", [str(RASA), "run", "--enable-api", "-i", "127.0.0.1",
-                             "-p", str(self.ports.rasa), "--model", "models",
-                             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"])
+        self._start(
+            "rasa",
+            [
+                str(RASA),
+                "run",
+                "--enable-api",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(self.ports.rasa),
+                "--model",
+                "models",
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+            ],
+        )
 
     def start_gateway(self) -> None:
-        self._start("gateway", [str(APP_PY), "-m", "bot.app"])
+        self._start("gateway", [str(APP_PY), "-m", "gateway.app"])
 
     def start(self) -> None:
         self.start_actions()
@@ -107,8 +131,10 @@ class Stack:
         while time.monotonic() < deadline:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode}; see "
-                                       f"{self.log_dir / (name + '.log')}\n{self.tail(name)}")
+                    raise RuntimeError(
+                        f"{name} exited with {proc.returncode}; see "
+                        f"{self.log_dir / (name + '.log')}\n{self.tail(name)}"
+                    )
             status, body = self.health()
             if status == 200:
                 return body
@@ -121,7 +147,11 @@ class Stack:
 
     def tail(self, name: str, lines: int = 30) -> str:
         path = self.log_dir / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )
 
     def stop(self, name: str | None = None, timeout_s: float = 15) -> None:
         names = [name] if name else list(self.procs)
@@ -139,7 +169,7 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         self.start()
         return self
 
@@ -158,16 +188,21 @@ def main() -> int:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
-    print(f"Starting Rasa, the action server and the gateway (logs in {stack.log_dir}) ...",
-          flush=True)
+    print(
+        f"Starting Rasa, the action server and the gateway (logs in {stack.log_dir}) ...",
+        flush=True,
+    )
     try:
         stack.start()
         stack.wait_healthy(progress=lambda m: print(m, flush=True))
-        print(f"\nReady in {time.monotonic() - started:.0f}s.\n"
-              f"  Gateway:       http://localhost:{port}  (health: /health)\n"
-              f"  REST channel:  POST http://localhost:{port}/webhooks/rest/webhook\n"
-              f"  Chat here:     make chat   (in another terminal)\n"
-              f"Press Ctrl-C to stop.", flush=True)
+        print(
+            f"\nReady in {time.monotonic() - started:.0f}s.\n"
+            f"  Gateway:       http://localhost:{port}  (health: /health)\n"
+            f"  REST channel:  POST http://localhost:{port}/webhooks/rest/webhook\n"
+            f"  Chat here:     make chat   (in another terminal)\n"
+            f"Press Ctrl-C to stop.",
+            flush=True,
+        )
         while all(p.poll() is None for p in stack.procs.values()):
             time.sleep(1)
         dead = [n for n, p in stack.procs.items() if p.poll() is not None]

@@ -7,16 +7,24 @@ import asyncio
 import httpx
 from sqlalchemy import Engine
 
-from bot.db import migration_state
-from bot.rasa_client import RasaClient
+from bot.core.rasa_client import RasaClient
+from bot.storage.db import migration_state
+from common import contracts
 
 # A minimal tracker: enough for the action server to run a status action.
 _STATUS_CALL = {
     "next_action": "action_knowledge_status",
     "sender_id": "health-check",
-    "tracker": {"sender_id": "health-check", "slots": {}, "latest_message": {}, "events": [],
-                "paused": False, "followup_action": None, "active_loop": {},
-                "latest_action_name": None},
+    "tracker": {
+        "sender_id": "health-check",
+        "slots": {},
+        "latest_message": {},
+        "events": [],
+        "paused": False,
+        "followup_action": None,
+        "active_loop": {},
+        "latest_action_name": None,
+    },
     "domain": {},
     "version": "3.21.1",
 }
@@ -35,20 +43,31 @@ async def _action_server(http: httpx.AsyncClient, url: str) -> tuple[dict, dict]
     try:
         r = await http.post(f"{url.rstrip('/')}/webhook", json=_STATUS_CALL, timeout=3)
         r.raise_for_status()
-        status = (r.json().get("responses") or [{}])[0].get("custom") or {}
-    except (httpx.HTTPError, ValueError) as exc:
+        custom = (r.json().get("responses") or [{}])[0].get("custom")
+        status = contracts.from_custom(custom)
+    except (httpx.HTTPError, ValueError) as exc:  # MalformedDirective is a ValueError
         down = {"ok": False, "detail": f"unreachable: {exc.__class__.__name__}"}
         return down, {"ok": False, "detail": "unknown: the action server holds the index"}
-    index_ok = status.get("entries", 0) > 0 and status.get("rows", 0) > 0
-    return ({"ok": True, "detail": "answering"},
-            {"ok": index_ok, "detail": f"{status.get('entries', 0)} entries, "
-                                       f"{status.get('rows', 0)} example questions"})
+    if not isinstance(status, contracts.KnowledgeStatus):
+        return {"ok": True, "detail": "answering"}, {"ok": False, "detail": "not loaded"}
+    return (
+        {"ok": True, "detail": "answering"},
+        {
+            "ok": status.entries > 0 and status.rows > 0,
+            "detail": f"{status.entries} entries, {status.rows} example questions",
+        },
+    )
 
 
 async def check(engine: Engine, rasa: RasaClient, action_url: str) -> dict:
     db, rasa_state, (action, index) = await asyncio.gather(
-        _database(engine), rasa.status(), _action_server(rasa.http, action_url))
-    components = {"rasa": rasa_state, "action_server": action, "database": db,
-                  "knowledge_index": index}
+        _database(engine), rasa.status(), _action_server(rasa.http, action_url)
+    )
+    components = {
+        "rasa": rasa_state,
+        "action_server": action,
+        "database": db,
+        "knowledge_index": index,
+    }
     healthy = all(c["ok"] for c in components.values())
     return {"status": "ok" if healthy else "unavailable", "components": components}

@@ -1,7 +1,7 @@
 """What goes out to her, and the one secret needed to reach her.
 
 Every reply is first a stored Message row (direction "out"); on a push channel (Telegram,
-WhatsApp) it starts `queued` and bot/delivery.py sends it. Anything that wants to write to her
+WhatsApp) it starts `queued` and bot/core/delivery.py sends it. Anything that wants to write to her
 -- the pipeline, a counsellor in the workspace, the retry worker -- calls `enqueue` and then
 wakes the delivery worker after committing.
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.orm import Session
 
-from bot.models import Contact, Message
 from bot.settings import get_settings
+from bot.storage.models import Contact, Message
 
 PUSH_CHANNELS = frozenset({"telegram", "whatsapp"})
 
@@ -30,7 +30,7 @@ PUSH_CHANNELS = frozenset({"telegram", "whatsapp"})
 class Reply:
     text: str
     buttons: tuple[dict, ...] = ()
-    kind: str = "text"              # text | emergency | notice | counsellor
+    kind: str = "text"  # text | emergency | notice | counsellor
 
 
 def _fernet(hash_key: str) -> Fernet:
@@ -48,15 +48,23 @@ def reveal_address(contact: Contact, hash_key: str | None = None) -> str | None:
     if not contact.address_enc:
         return None
     try:
-        return _fernet(hash_key or get_settings().hash_key).decrypt(
-            contact.address_enc.encode()).decode()
+        return (
+            _fernet(hash_key or get_settings().hash_key)
+            .decrypt(contact.address_enc.encode())
+            .decode()
+        )
     except InvalidToken:  # HASH_KEY rotated: the address is lost, her next message restores it
         return None
 
 
-def enqueue(db: Session, contact: Contact, replies: list[Reply] | tuple[Reply, ...],
-            reply_to: Message | None = None, language: str | None = None,
-            in_band: bool = False) -> list[Message]:
+def enqueue(
+    db: Session,
+    contact: Contact,
+    replies: list[Reply] | tuple[Reply, ...],
+    reply_to: Message | None = None,
+    language: str | None = None,
+    in_band: bool = False,
+) -> list[Message]:
     """Stores the replies in order; the caller commits, then wakes the delivery worker.
     `in_band`: REST replies returned in the HTTP answer to her message (already `sent`);
     other REST messages (a counsellor's, a late answer) wait `queued` for the client to
@@ -64,12 +72,16 @@ def enqueue(db: Session, contact: Contact, replies: list[Reply] | tuple[Reply, .
     status = "sent" if in_band and contact.channel not in PUSH_CHANNELS else "queued"
     rows = []
     for r in replies:
-        row = Message(contact_id=contact.id, direction="out",
-                      reply_to_id=reply_to.id if reply_to is not None else None,
-                      kind=r.kind, text=r.text,
-                      language=language or (reply_to.language if reply_to else contact.language),
-                      payload=json.dumps(list(r.buttons)) if r.buttons else None,
-                      status=status)
+        row = Message(
+            contact_id=contact.id,
+            direction="out",
+            reply_to_id=reply_to.id if reply_to is not None else None,
+            kind=r.kind,
+            text=r.text,
+            language=language or (reply_to.language if reply_to else contact.language),
+            payload=json.dumps(list(r.buttons)) if r.buttons else None,
+            status=status,
+        )
         db.add(row)
         rows.append(row)
     db.flush()

@@ -11,8 +11,8 @@ at a time, in order. While a counsellor holds her case the bot is silent: her me
 only stored, for the counsellor's transcript (bot/referrals), except that danger still gets
 the emergency numbers at once.
 
-Replies are stored through bot/outbox.py: the REST channel returns them in its HTTP answer,
-push channels (Telegram, WhatsApp) get them from the delivery worker (bot/delivery.py).
+Replies are stored through bot/core/outbox.py: the REST channel returns them in its HTTP answer,
+push channels (Telegram, WhatsApp) get them from the delivery worker (bot/core/delivery.py).
 """
 
 from __future__ import annotations
@@ -30,28 +30,31 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import outbox, referrals, safety, texts
-from bot.delivery import release_held
-from bot.models import Contact, Feedback, Message, utcnow
-from bot.outbox import PUSH_CHANNELS, Reply
-from bot.rasa_client import ActionServerProbe, RasaClient, RasaUnavailable
+from bot import referrals
+from bot.core import outbox, safety
+from bot.core.delivery import release_held
+from bot.core.outbox import PUSH_CHANNELS, Reply
+from bot.core.rasa_client import ActionServerProbe, RasaClient, RasaUnavailable
 from bot.settings import Settings
-from nlu import langid
+from bot.storage.models import Contact, Feedback, Message, utcnow
+from bot.storage.status import MessageStatus, move
+from common import contracts, texts
+from langtools import langid
 
 log = logging.getLogger(__name__)
 STUCK = timedelta(minutes=2)  # a message still `received` this long after arrival was
-                              # interrupted (a crash mid-processing): answer it again
+# interrupted (a crash mid-processing): answer it again
 _CHOOSE_LANGUAGE = re.compile(r'^/choose_language\{"language":\s*"(\w+)"\}$')
 
 
 @dataclass(frozen=True)
 class Inbound:
-    channel: str                    # rest | telegram | whatsapp
-    user_id: str                    # the channel's id for her; hashed at once, never stored
+    channel: str  # rest | telegram | whatsapp
+    user_id: str  # the channel's id for her; hashed at once, never stored
     text: str = ""
     external_id: str | None = None  # the channel's message id, for idempotency
-    kind: str = "text"              # text | voice | image | document | sticker | location | other
-    address: str | None = None      # where a push channel answers her; stored encrypted
+    kind: str = "text"  # text | voice | image | document | sticker | location | other
+    address: str | None = None  # where a push channel answers her; stored encrypted
     language_hint: str | None = None  # e.g. Telegram's language_code: only a default
 
 
@@ -62,14 +65,22 @@ class Outcome:
     contact_id: int | None
     duplicate: bool = False
     erased: bool = False
-    pending: bool = False
+    pending: bool = False  # stored, not answered yet (Rasa unreachable): retried later
+    stored: bool = True  # False: the database failed; nothing was kept, the platform must
+    #                      deliver her message again (the safe reply went out directly)
     danger: bool = False
-    silent: bool = False            # a counsellor holds her case: the bot said nothing
+    silent: bool = False  # a counsellor holds her case: the bot said nothing
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, sessions: sessionmaker, rasa: RasaClient,
-                 actions: ActionServerProbe | None = None, on_queued=None):
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker,
+        rasa: RasaClient,
+        actions: ActionServerProbe | None = None,
+        on_queued=None,
+    ):
         self.settings, self.sessions, self.rasa = settings, sessions, rasa
         self.actions = actions or ActionServerProbe(rasa.http, settings.action_server_url)
         self.on_queued = on_queued or (lambda: None)  # wakes the delivery worker
@@ -96,14 +107,17 @@ class Pipeline:
         language as far as it can be told from this message alone."""
         language = langid.choose(inbound.text or "", None)
         danger = safety.screen(inbound.text or "").danger
-        replies = [Reply(texts.text("utter_emergency", language), kind="emergency")] if danger else []
+        replies = (
+            [Reply(texts.text("utter_emergency", language), kind="emergency")] if danger else []
+        )
         replies.append(Pipeline._bot_reply("utter_service_down", language))
-        return Outcome(replies, language, None, pending=True, danger=danger)
+        return Outcome(replies, language, None, danger=danger, stored=False)
 
     # -- the steps --------------------------------------------------------------------------
     async def _handle(self, db: Session, inbound: Inbound, uhash: str) -> Outcome:
-        contact = db.scalar(select(Contact).where(Contact.channel == inbound.channel,
-                                                  Contact.user_hash == uhash))
+        contact = db.scalar(
+            select(Contact).where(Contact.channel == inbound.channel, Contact.user_hash == uhash)
+        )
         if contact is None:
             contact = Contact(channel=inbound.channel, user_hash=uhash)
             db.add(contact)
@@ -111,26 +125,39 @@ class Pipeline:
         contact.last_seen_at = utcnow()
         if inbound.address and contact.channel in PUSH_CHANNELS:
             self._remember_address(contact, inbound.address)
-        if contact.channel == "whatsapp":
-            release_held(db, contact)  # she wrote: the 24-hour window is open again
+        release_held(db, contact)  # she wrote: a channel's closed window is open again
 
         if inbound.external_id:
-            seen = db.scalar(select(Message).where(Message.contact_id == contact.id,
-                                                   Message.external_id == inbound.external_id))
+            seen = db.scalar(
+                select(Message).where(
+                    Message.contact_id == contact.id, Message.external_id == inbound.external_id
+                )
+            )
             if seen is not None:
-                return Outcome(self._stored_replies(db, seen), seen.language or "en",
-                               contact.id, duplicate=True)
+                return Outcome(
+                    self._stored_replies(db, seen),
+                    seen.language or "en",
+                    contact.id,
+                    duplicate=True,
+                )
 
         raw = inbound.text or ""
         # an intent payload from a button or command says nothing about her language
-        found = langid.detect(raw) if not raw.startswith("/") else langid.Detection(None, 0.0, False)
+        found = (
+            langid.detect(raw) if not raw.startswith("/") else langid.Detection(None, 0.0, False)
+        )
         unclear = contact.language is None and found.language is None
         if unclear and inbound.language_hint in langid.SUPPORTED and raw != "/greet":
             contact.language, unclear = inbound.language_hint, False
         language = self._language(contact, raw, found)
-        message = Message(contact_id=contact.id, direction="in", external_id=inbound.external_id,
-                          kind=inbound.kind, text=raw[: self.settings.max_message_chars],
-                          language=language)
+        message = Message(
+            contact_id=contact.id,
+            direction="in",
+            external_id=inbound.external_id,
+            kind=inbound.kind,
+            text=raw[: self.settings.max_message_chars],
+            language=language,
+        )
         db.add(message)
         # Stored before anything can fail, and no transaction stays open while Rasa thinks:
         # with SQLite, a write lock held across an await would stall every other coroutine.
@@ -159,7 +186,7 @@ class Pipeline:
         if outcome.erased:
             db.commit()
             return outcome
-        message.status = "pending" if outcome.pending else "processed"
+        move(message, MessageStatus.PENDING if outcome.pending else MessageStatus.PROCESSED)
         self._store_replies(db, contact, message, replies, in_band=True)
         db.commit()
         if contact.channel in PUSH_CHANNELS:
@@ -171,27 +198,38 @@ class Pipeline:
         that still fails. On push channels the answers go out through the delivery worker;
         on REST they stay stored for the transcript (REST cannot push)."""
         with self.sessions() as db:
-            pending = db.execute(select(Message.id, Contact.user_hash).join(Contact)
-                                 .where(Message.direction == "in",
-                                        (Message.status == "pending")
-                                        | ((Message.status == "received")
-                                           & (Message.created_at < utcnow() - STUCK)))
-                                 .order_by(Message.id)).all()
+            pending = db.execute(
+                select(Message.id, Contact.user_hash)
+                .join(Contact)
+                .where(
+                    Message.direction == "in",
+                    (Message.status == MessageStatus.PENDING)
+                    | (
+                        (Message.status == MessageStatus.RECEIVED)
+                        & (Message.created_at < utcnow() - STUCK)
+                    ),
+                )
+                .order_by(Message.id)
+            ).all()
         done = 0
         for message_id, uhash in pending:
             async with self._locks[uhash]:
                 with self.sessions() as db:
                     message = db.get(Message, message_id)
-                    if message is None or message.status not in ("pending", "received"):
+                    if message is None or message.status not in (
+                        MessageStatus.PENDING,
+                        MessageStatus.RECEIVED,
+                    ):
                         continue
                     contact = message.contact
                     outcome = Outcome([], message.language or "en", contact.id)
-                    await self._ask_rasa(db, contact, message, message.text,
-                                         safety.screen(message.text), outcome)
+                    await self._ask_rasa(
+                        db, contact, message, message.text, safety.screen(message.text), outcome
+                    )
                     if outcome.pending:
                         return done
                     if not outcome.erased:
-                        message.status = "processed"
+                        move(message, MessageStatus.PROCESSED)
                         self._store_replies(db, contact, message, outcome.replies)
                     db.commit()
                     self.on_queued()
@@ -204,12 +242,20 @@ class Pipeline:
         cannot be pushed to."""
         uhash = self.user_hash(channel, user_id)
         with self.sessions() as db:
-            rows = db.scalars(select(Message).join(Contact).where(
-                Contact.channel == channel, Contact.user_hash == uhash,
-                Message.direction == "out", Message.status == "queued")
-                .order_by(Message.id)).all()
+            rows = db.scalars(
+                select(Message)
+                .join(Contact)
+                .where(
+                    Contact.channel == channel,
+                    Contact.user_hash == uhash,
+                    Message.direction == "out",
+                    Message.status == MessageStatus.QUEUED,
+                )
+                .order_by(Message.id)
+            ).all()
             for row in rows:
-                row.status, row.sent_at = "delivered", utcnow()
+                move(row, MessageStatus.DELIVERED)
+                row.sent_at = utcnow()
             db.commit()
         return [Reply(m.text, tuple(outbox.buttons_of(m)), kind=m.kind) for m in rows]
 
@@ -222,9 +268,16 @@ class Pipeline:
             return None
         uhash = self.user_hash(channel, user_id)
         with self.sessions() as db:
-            message = db.scalar(select(Message).join(Contact).where(
-                Message.id == int(parts[1]), Message.direction == "out",
-                Contact.channel == channel, Contact.user_hash == uhash))
+            message = db.scalar(
+                select(Message)
+                .join(Contact)
+                .where(
+                    Message.id == int(parts[1]),
+                    Message.direction == "out",
+                    Contact.channel == channel,
+                    Contact.user_hash == uhash,
+                )
+            )
             buttons = outbox.buttons_of(message) if message is not None else []
         index = int(parts[2])
         return buttons[index].get("payload") if index < len(buttons) else None
@@ -232,7 +285,6 @@ class Pipeline:
     def _remember_address(self, contact: Contact, address: str) -> None:
         if outbox.reveal_address(contact, self.settings.hash_key) != address:
             contact.address_enc = outbox.seal_address(address, self.settings.hash_key)
-
 
     def _language(self, contact: Contact, text: str, found: langid.Detection) -> str:
         chosen = _CHOOSE_LANGUAGE.match(text.strip())
@@ -242,8 +294,15 @@ class Pipeline:
             contact.language = langid.choose(text, contact.language, found)
         return contact.language or "en"
 
-    async def _ask_rasa(self, db: Session, contact: Contact, message: Message, raw: str,
-                        screening: safety.Screening, outcome: Outcome) -> None:
+    async def _ask_rasa(
+        self,
+        db: Session,
+        contact: Contact,
+        message: Message,
+        raw: str,
+        screening: safety.Screening,
+        outcome: Outcome,
+    ) -> None:
         text = raw[: self.settings.max_message_chars]
         metadata = {"language": outcome.language, "channel": contact.channel}
         if screening.danger:
@@ -253,11 +312,13 @@ class Pipeline:
         db.commit()
         try:
             answers, actions_alive = await asyncio.gather(
-                self.rasa.send(contact.conversation_key, text, metadata), self.actions.alive())
+                self.rasa.send(contact.conversation_key, text, metadata), self.actions.alive()
+            )
             if not actions_alive:  # Rasa answered only what it had without its actions
                 raise RasaUnavailable("action server down")
-            if any((a.get("custom") or {}).get("error") for a in answers):
-                raise RasaUnavailable("an action failed")  # bot/actions/safe.py
+            directives = [_directive(a) for a in answers]
+            if any(isinstance(d, contracts.ActionFailed) for d in directives):
+                raise RasaUnavailable("an action failed")  # actions/safe.py
         except RasaUnavailable as exc:
             log.warning("rasa unavailable, message %s kept pending: %s", message.id, exc)
             outcome.pending = True
@@ -265,19 +326,17 @@ class Pipeline:
             return
 
         already = {r.text for r in outcome.replies}
-        for answer in answers:
-            custom = answer.get("custom") or {}
-            if custom.get("erase"):
-                await self._erase(db, contact)
-                outcome.erased = True
-            if custom.get("set_language") in langid.SUPPORTED:
-                contact.language, contact.language_chosen = custom["set_language"], True
-            if isinstance(custom.get("feedback"), dict):
-                feedback = custom["feedback"]
-                db.add(Feedback(entry_id=feedback.get("entry_id"), language=outcome.language,
-                                helpful=bool(feedback.get("helpful"))))
-            if isinstance(custom.get("handoff"), dict):
-                outcome.replies.append(self._refer(db, contact, custom["handoff"], outcome))
+        for answer, directive in zip(answers, directives, strict=True):
+            match directive:
+                case contracts.Erase():
+                    await self._erase(db, contact)
+                    outcome.erased = True
+                case contracts.SetLanguage(language=chosen):
+                    contact.language, contact.language_chosen = chosen, True
+                case contracts.Feedback(entry_id=entry_id, helpful=helpful):
+                    db.add(Feedback(entry_id=entry_id, language=outcome.language, helpful=helpful))
+                case contracts.Handoff():
+                    outcome.replies.append(self._refer(db, contact, directive, outcome))
             body = answer.get("text") or ""
             if not body or body in already:  # the emergency text is given once, first
                 continue
@@ -286,17 +345,24 @@ class Pipeline:
         if len(raw) > self.settings.max_message_chars:
             outcome.replies.append(self._bot_reply("utter_message_too_long", outcome.language))
 
-    def _refer(self, db: Session, contact: Contact, request: dict, outcome: Outcome) -> Reply:
+    def _refer(
+        self, db: Session, contact: Contact, request: contracts.Handoff, outcome: Outcome
+    ) -> Reply:
         """Creates her referral case and tells her honestly what happens next: how many are
         waiting before her, or when the service opens."""
         language = outcome.language
-        priority = "emergency" if outcome.danger else str(request.get("priority") or "normal")
+        priority = "emergency" if outcome.danger else request.priority
         try:
             with db.begin_nested():
                 case = referrals.create_case(
-                    db, contact, topic=str(request.get("topic") or "other"), language=language,
-                    priority=priority, woman_counsellor=request.get("woman_counsellor"),
-                    contact_later=bool(request.get("contact_later")))
+                    db,
+                    contact,
+                    topic=request.topic,
+                    language=language,
+                    priority=priority,
+                    woman_counsellor=request.woman_counsellor,
+                    contact_later=request.contact_later,
+                )
         except Exception:
             log.exception("could not create a referral case")
             return self._bot_reply("utter_handoff_unavailable", language)
@@ -308,8 +374,9 @@ class Pipeline:
             text = texts.text("utter_handoff_queued", language)
             return Reply(_fill(text, waiting=case.waiting_ahead), kind="notice")
         opens = referrals.opening_text(case.opens_at, language)
-        return Reply(_fill(texts.text("utter_handoff_closed", language), opens=opens),
-                     kind="notice")
+        return Reply(
+            _fill(texts.text("utter_handoff_closed", language), opens=opens), kind="notice"
+        )
 
     async def _erase(self, db: Session, contact: Contact) -> None:
         """Her conversation and everything known about her, here and in Rasa's tracker."""
@@ -327,23 +394,39 @@ class Pipeline:
         return Reply(r["text"], tuple(r.get("buttons") or ()), kind="notice")
 
     @staticmethod
-    def _store_replies(db: Session, contact: Contact, message: Message,
-                       replies: list[Reply], in_band: bool = False) -> None:
+    def _store_replies(
+        db: Session, contact: Contact, message: Message, replies: list[Reply], in_band: bool = False
+    ) -> None:
         outbox.enqueue(db, contact, replies, reply_to=message, in_band=in_band)
 
     @staticmethod
     def _stored_replies(db: Session, message: Message) -> list[Reply]:
-        rows = db.scalars(select(Message).where(Message.reply_to_id == message.id)
-                          .order_by(Message.id))
-        return [Reply(m.text, tuple(json.loads(m.payload)) if m.payload else (), kind=m.kind)
-                for m in rows]
+        rows = db.scalars(
+            select(Message).where(Message.reply_to_id == message.id).order_by(Message.id)
+        )
+        return [
+            Reply(m.text, tuple(json.loads(m.payload)) if m.payload else (), kind=m.kind)
+            for m in rows
+        ]
+
+
+def _directive(answer: dict) -> contracts.Directive | None:
+    """The directive an action sent with this answer; one that breaks the contract is a bug
+    in an action, so it counts as that action failing (her message is kept and retried)."""
+    try:
+        return contracts.from_custom(answer.get("custom"))
+    except contracts.MalformedDirective as exc:
+        log.error("an action broke the contract: %s", exc)
+        return contracts.ActionFailed(action="(malformed directive)")
 
 
 def _fill(template: str, **values) -> str:
     """str.format that leaves an unknown placeholder as it is instead of failing."""
+
     class Keep(dict):
         def __missing__(self, key):
             return "{" + key + "}"
+
     try:
         return template.format_map(Keep(values))
     except (ValueError, IndexError):

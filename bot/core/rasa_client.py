@@ -14,14 +14,16 @@ class RasaUnavailable(Exception):
 class RasaClient:
     def __init__(self, base_url: str, timeout_s: float = 15.0):
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.AsyncClient(timeout=timeout_s,
-                                      limits=httpx.Limits(max_keepalive_connections=20))
+        self.http = httpx.AsyncClient(
+            timeout=timeout_s, limits=httpx.Limits(max_keepalive_connections=20)
+        )
 
     async def send(self, sender: str, text: str, metadata: dict) -> list[dict]:
         try:
-            r = await self.http.post(f"{self.base_url}/webhooks/rest/webhook",
-                                     json={"sender": sender, "message": text,
-                                           "metadata": metadata})
+            r = await self.http.post(
+                f"{self.base_url}/webhooks/rest/webhook",
+                json={"sender": sender, "message": text, "metadata": metadata},
+            )
         except httpx.HTTPError as exc:
             raise RasaUnavailable(str(exc)) from exc
         if r.status_code != 200:
@@ -33,8 +35,7 @@ class RasaClient:
 
     async def replace_events(self, sender: str) -> None:
         """Erases Rasa's copy of a conversation (its tracker) by replacing it with nothing."""
-        r = await self.http.put(f"{self.base_url}/conversations/{sender}/tracker/events",
-                                json=[])
+        r = await self.http.put(f"{self.base_url}/conversations/{sender}/tracker/events", json=[])
         r.raise_for_status()
 
     async def status(self) -> dict:

@@ -1,7 +1,7 @@
 """Danger screening that runs before the NLU model, in every language at once.
 
 The woman's language may be guessed wrong, so every message is checked against every
-language's patterns (bot/danger_terms.yml). A match makes the gateway put the emergency
+language's patterns (bot/core/danger_terms.yml). A match makes the gateway put the emergency
 numbers first in the reply, whatever happens after: Rasa down, action server down, wrong intent.
 """
 
@@ -22,7 +22,7 @@ _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")
 @dataclass(frozen=True)
 class Screening:
     danger: bool
-    language: str | None = None   # whose pattern matched
+    language: str | None = None  # whose pattern matched
     pattern: str | None = None
 
 

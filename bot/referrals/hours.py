@@ -7,13 +7,14 @@ has not set hours yet must not tell every woman that nobody will answer.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.referrals.models import OpeningHours
+from common.clock import aware  # noqa: F401  (re-exported for the workspace)
 
 DEFAULT_TZ = "Europe/Copenhagen"
 
@@ -30,16 +31,8 @@ WEEKDAYS = {
 }
 
 
-def aware(dt: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back without a zone; everything here is stored in UTC."""
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
 def _periods(db: Session) -> list[OpeningHours]:
-    return list(db.scalars(select(OpeningHours).order_by(OpeningHours.weekday,
-                                                         OpeningHours.opens)))
+    return list(db.scalars(select(OpeningHours).order_by(OpeningHours.weekday, OpeningHours.opens)))
 
 
 def _spans(rows: list[OpeningHours], start: datetime, days: int):
@@ -63,8 +56,7 @@ def current_period(db: Session, now: datetime) -> tuple[datetime, datetime] | No
     (datetime.min, datetime.max) in UTC."""
     rows = _periods(db)
     if not rows:
-        return (datetime.min.replace(tzinfo=timezone.utc),
-                datetime.max.replace(tzinfo=timezone.utc))
+        return (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
     for opens, closes in _spans(rows, now, 1):
         if opens <= now < closes:
             return opens, closes
@@ -86,7 +78,7 @@ def next_opening(db: Session, now: datetime) -> datetime | None:
 
 
 def opening_text(when: datetime | None, language: str | None) -> str:
-    """"Monday 09:00" in her language, for utter_handoff_closed's {opens}."""
+    """ "Monday 09:00" in her language, for utter_handoff_closed's {opens}."""
     if when is None:
         return ""
     names = WEEKDAYS.get(language or "en", WEEKDAYS["en"])

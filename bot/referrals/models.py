@@ -1,4 +1,4 @@
-"""Referral queue and workspace tables, on bot.models.Base so one metadata and one Alembic
+"""Referral queue and workspace tables, on bot.storage.models.Base so one metadata and one Alembic
 chain hold everything (migration 0003).
 
 Privacy: a case points at her pseudonymous Contact and is deleted with it (ON DELETE
@@ -13,18 +13,19 @@ from datetime import datetime, time
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.models import Base, Contact, utcnow
+from bot.storage.models import Base, Contact, utcnow
+from bot.storage.status import CaseStatus
+from common.vocab import HANDOFF_TOPICS
 
 # Sortable priorities: the queue is served highest first, then oldest.
 NORMAL, HIGH, EMERGENCY = 0, 1, 2
 PRIORITIES = {"normal": NORMAL, "high": HIGH, "emergency": EMERGENCY}
 PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
 
-TOPICS = ("violence", "health", "residence", "citizenship", "danish", "rights", "everyday",
-          "other")
-OPEN_STATUSES = ("waiting", "assigned", "active")
-HELD_STATUSES = ("assigned", "active")      # a counsellor holds it: the bot is silent
-CLOSED_STATUSES = ("resolved", "abandoned", "expired")
+TOPICS = HANDOFF_TOPICS
+OPEN_STATUSES = (CaseStatus.WAITING, CaseStatus.ASSIGNED, CaseStatus.ACTIVE)
+HELD_STATUSES = (CaseStatus.ASSIGNED, CaseStatus.ACTIVE)  # a counsellor holds it: the bot is silent
+CLOSED_STATUSES = (CaseStatus.RESOLVED, CaseStatus.ABANDONED, CaseStatus.EXPIRED)
 STATUSES = OPEN_STATUSES + CLOSED_STATUSES
 OUTCOMES = ("referred", "resolved_here", "no_contact")
 ROLES = ("counsellor", "editor", "admin")
@@ -40,8 +41,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="counsellor")
-    languages: Mapped[str] = mapped_column(String(200), default="")   # "ar,en"
-    topics: Mapped[str] = mapped_column(String(200), default="")      # "" = every topic
+    languages: Mapped[str] = mapped_column(String(200), default="")  # "ar,en"
+    topics: Mapped[str] = mapped_column(String(200), default="")  # "" = every topic
     is_woman: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -64,23 +65,23 @@ class Case(Base):
     """One handoff: her request for a person, from waiting in the queue to resolved."""
 
     __tablename__ = "cases"
-    __table_args__ = (
-        Index("ix_cases_queue", "status", "language", "priority", "created_at"),
-    )
+    __table_args__ = (Index("ix_cases_queue", "status", "language", "priority", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(
-        ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(8))
     topic: Mapped[str] = mapped_column(String(20), default="other")
     priority: Mapped[int] = mapped_column(Integer, default=NORMAL)
     woman_counsellor: Mapped[bool | None] = mapped_column(Boolean)
     contact_later: Mapped[bool] = mapped_column(default=False)
-    show_identifier: Mapped[bool] = mapped_column(default=False)   # her recorded consent
+    show_identifier: Mapped[bool] = mapped_column(default=False)  # her recorded consent
     status: Mapped[str] = mapped_column(String(16), default="waiting")
     assigned_to: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True)
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     waiting_since: Mapped[datetime] = mapped_column(default=utcnow)
     assigned_at: Mapped[datetime | None] = mapped_column()
@@ -93,8 +94,9 @@ class Case(Base):
 
     contact: Mapped[Contact] = relationship()
     counsellor: Mapped[User | None] = relationship()
-    notes: Mapped[list["CaseNote"]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True, order_by="CaseNote.id")
+    notes: Mapped[list[CaseNote]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="CaseNote.id"
+    )
 
     @property
     def priority_name(self) -> str:
@@ -107,8 +109,7 @@ class CaseNote(Base):
     __tablename__ = "case_notes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"),
-                                         index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,15 +21,25 @@ nothing rather than claim twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, false, func, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
-from bot.models import Contact
 from bot.referrals import hours
-from bot.referrals.models import (EMERGENCY, HELD_STATUSES, HIGH, OPEN_STATUSES, OUTCOMES,
-                                  PRIORITIES, TOPICS, Case, User)
+from bot.referrals.models import (
+    EMERGENCY,
+    HELD_STATUSES,
+    HIGH,
+    OPEN_STATUSES,
+    OUTCOMES,
+    PRIORITIES,
+    TOPICS,
+    Case,
+    User,
+)
+from bot.storage.models import Contact
+from bot.storage.status import CASE, CaseStatus
 
 
 class QueueError(Exception):
@@ -39,17 +49,17 @@ class QueueError(Exception):
 @dataclass(frozen=True)
 class CaseCreated:
     case_id: int
-    created: bool               # False: she already had an open case, returned instead
-    waiting_ahead: int          # cases before hers for her language
+    created: bool  # False: she already had an open case, returned instead
+    waiting_ahead: int  # cases before hers for her language
     open_now: bool
-    opens_at: datetime | None   # when counsellors next answer, in the hours' time zone
+    opens_at: datetime | None  # when counsellors next answer, in the hours' time zone
     # counsellors logged in now who may take her case; 0 while open means "nobody available"
     counsellors_online: int = 0
 
 
 def _now(now: datetime | None) -> datetime:
     # UTC always: SQLite stores a datetime's wall clock without its zone, and compares text.
-    return (hours.aware(now) or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return (hours.aware(now) or datetime.now(UTC)).astimezone(UTC)
 
 
 def _priority(value: int | str | None) -> int:
@@ -59,25 +69,43 @@ def _priority(value: int | str | None) -> int:
 
 
 def open_case(db: Session, contact_id: int) -> Case | None:
-    return db.scalar(select(Case).where(Case.contact_id == contact_id,
-                                        Case.status.in_(OPEN_STATUSES))
-                     .order_by(Case.id.desc()).limit(1))
+    return db.scalar(
+        select(Case)
+        .where(Case.contact_id == contact_id, Case.status.in_(OPEN_STATUSES))
+        .order_by(Case.id.desc())
+        .limit(1)
+    )
 
 
-# -- used by the gateway (bot/pipeline.py) ------------------------------------------------------
-def create_case(db: Session, contact: Contact, *, topic: str | None, language: str | None,
-                priority: int | str | None = "normal", woman_counsellor: bool | None = None,
-                contact_later: bool = False, now: datetime | None = None) -> CaseCreated:
+# -- used by the gateway (bot/core/pipeline.py) ---------------------------------------------
+def create_case(
+    db: Session,
+    contact: Contact,
+    *,
+    topic: str | None,
+    language: str | None,
+    priority: int | str | None = "normal",
+    woman_counsellor: bool | None = None,
+    contact_later: bool = False,
+    now: datetime | None = None,
+) -> CaseCreated:
     now = _now(now)
     case = open_case(db, contact.id)
     created = case is None
     if case is None:
-        case = Case(contact_id=contact.id, channel=contact.channel,
-                    language=language or contact.language or "en",
-                    topic=topic if topic in TOPICS else "other",
-                    priority=_priority(priority), woman_counsellor=woman_counsellor,
-                    contact_later=bool(contact_later), status="waiting", created_at=now,
-                    waiting_since=now, last_activity_at=now)
+        case = Case(
+            contact_id=contact.id,
+            channel=contact.channel,
+            language=language or contact.language or "en",
+            topic=topic if topic in TOPICS else "other",
+            priority=_priority(priority),
+            woman_counsellor=woman_counsellor,
+            contact_later=bool(contact_later),
+            status=CaseStatus.WAITING,
+            created_at=now,
+            waiting_since=now,
+            last_activity_at=now,
+        )
         db.add(case)
         db.flush()
     else:
@@ -87,26 +115,37 @@ def create_case(db: Session, contact: Contact, *, topic: str | None, language: s
         case.contact_later = case.contact_later or bool(contact_later)
         case.last_activity_at = now
     period_open = hours.open_now(db, now)
-    return CaseCreated(case.id, created, waiting_ahead(db, case), period_open,
-                       None if period_open else hours.next_opening(db, now),
-                       counsellors_online(db, case, now))
+    return CaseCreated(
+        case.id,
+        created,
+        waiting_ahead(db, case),
+        period_open,
+        None if period_open else hours.next_opening(db, now),
+        counsellors_online(db, case, now),
+    )
 
 
 def counsellors_online(db: Session, case: Case, now: datetime | None = None) -> int:
     """Active counsellors with a live workspace session who may take this case."""
     from bot.referrals.models import UserSession
 
-    users = db.scalars(select(User).join(UserSession, UserSession.user_id == User.id)
-                       .where(UserSession.expires_at > _now(now), User.active.is_(True))
-                       .distinct())
+    users = db.scalars(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.expires_at > _now(now), User.active.is_(True))
+        .distinct()
+    )
     return sum(1 for u in users if may_take(u, case))
 
 
 def holding_case(db: Session, contact_id: int) -> Case | None:
     """Her case while a counsellor holds it; the bot stays silent meanwhile."""
-    return db.scalar(select(Case).where(Case.contact_id == contact_id,
-                                        Case.status.in_(HELD_STATUSES))
-                     .order_by(Case.id.desc()).limit(1))
+    return db.scalar(
+        select(Case)
+        .where(Case.contact_id == contact_id, Case.status.in_(HELD_STATUSES))
+        .order_by(Case.id.desc())
+        .limit(1)
+    )
 
 
 def flag_danger(db: Session, contact_id: int, now: datetime | None = None) -> None:
@@ -122,12 +161,28 @@ def waiting_ahead(db: Session, case: Case) -> int:
     """Waiting cases in her language that will be served before hers."""
     if case.status != "waiting":
         return 0
-    return db.scalar(select(func.count()).select_from(Case).where(
-        Case.status == "waiting", Case.language == case.language, Case.id != case.id,
-        or_(Case.priority > case.priority,
-            and_(Case.priority == case.priority,
-                 or_(Case.created_at < case.created_at,
-                     and_(Case.created_at == case.created_at, Case.id < case.id)))))) or 0
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(Case)
+            .where(
+                Case.status == "waiting",
+                Case.language == case.language,
+                Case.id != case.id,
+                or_(
+                    Case.priority > case.priority,
+                    and_(
+                        Case.priority == case.priority,
+                        or_(
+                            Case.created_at < case.created_at,
+                            and_(Case.created_at == case.created_at, Case.id < case.id),
+                        ),
+                    ),
+                ),
+            )
+        )
+        or 0
+    )
 
 
 def queue_position(db: Session, case: Case) -> int | None:
@@ -162,8 +217,14 @@ def may_take(user: User, case: Case) -> bool:
 
 
 def offered(db: Session, user: User, limit: int = 50) -> list[Case]:
-    return list(db.scalars(select(Case).where(Case.status == "waiting", eligible(user))
-                           .order_by(*QUEUE_ORDER).limit(limit)))
+    return list(
+        db.scalars(
+            select(Case)
+            .where(Case.status == "waiting", eligible(user))
+            .order_by(*QUEUE_ORDER)
+            .limit(limit)
+        )
+    )
 
 
 # -- counsellor operations -----------------------------------------------------------------------
@@ -183,11 +244,12 @@ def _claim(db: Session, user: User, case_id: int | None, now: datetime | None) -
         return None
     now = _now(now)
     claimed = db.execute(
-        update(Case)
-        .where(Case.id == _claim_where(db, user, case_id), Case.status == "waiting")
-        .values(status="assigned", assigned_to=user.id, assigned_at=now, last_activity_at=now)
+        CASE.transition(Case, CaseStatus.WAITING, CaseStatus.ASSIGNED)
+        .where(Case.id == _claim_where(db, user, case_id))
+        .values(assigned_to=user.id, assigned_at=now, last_activity_at=now)
         .returning(Case.id)
-        .execution_options(synchronize_session=False)).scalar()
+        .execution_options(synchronize_session=False)
+    ).scalar()
     if claimed is None:
         return None
     case = db.get(Case, claimed)
@@ -216,7 +278,7 @@ def record_reply(db: Session, case: Case, user: User, now: datetime | None = Non
     """A counsellor wrote to her: the case is active, first reply time kept."""
     _held_by(case, user)
     now = _now(now)
-    case.status = "active"
+    CASE.move(case, CaseStatus.ACTIVE)
     case.first_reply_at = case.first_reply_at or now
     case.last_activity_at = now
 
@@ -225,14 +287,22 @@ def release(db: Session, case: Case, user: User, now: datetime | None = None) ->
     """Back to the queue, keeping her place (queue order is by creation time)."""
     _held_by(case, user)
     now = _now(now)
-    case.status, case.assigned_to, case.assigned_at = "waiting", None, None
+    CASE.move(case, CaseStatus.WAITING)
+    case.assigned_to, case.assigned_at = None, None
     case.waiting_since = now
     case.last_activity_at = now
     return case
 
 
-def transfer(db: Session, case: Case, user: User, *, to_user: User | None = None,
-             to_language: str | None = None, now: datetime | None = None) -> Case:
+def transfer(
+    db: Session,
+    case: Case,
+    user: User,
+    *,
+    to_user: User | None = None,
+    to_language: str | None = None,
+    now: datetime | None = None,
+) -> Case:
     """To a colleague (she holds it at once) or to another language's queue."""
     if case.status not in OPEN_STATUSES:
         raise QueueError(f"case {case.id} is {case.status}")
@@ -244,10 +314,12 @@ def transfer(db: Session, case: Case, user: User, *, to_user: User | None = None
             raise QueueError(f"{to_user.username} cannot take cases")
         if case.woman_counsellor and not to_user.is_woman:
             raise QueueError("she asked for a woman counsellor")
-        case.status, case.assigned_to, case.assigned_at = "assigned", to_user.id, now
+        CASE.move(case, CaseStatus.ASSIGNED)
+        case.assigned_to, case.assigned_at = to_user.id, now
     elif to_language:
         case.language = to_language
-        case.status, case.assigned_to, case.assigned_at = "waiting", None, None
+        CASE.move(case, CaseStatus.WAITING)
+        case.assigned_to, case.assigned_at = None, None
         case.waiting_since = now
     else:
         raise QueueError("transfer needs a colleague or a language")
@@ -255,8 +327,14 @@ def transfer(db: Session, case: Case, user: User, *, to_user: User | None = None
     return case
 
 
-def resolve(db: Session, case: Case, user: User, outcome: str,
-            referred_service: str | None = None, now: datetime | None = None) -> Case:
+def resolve(
+    db: Session,
+    case: Case,
+    user: User,
+    outcome: str,
+    referred_service: str | None = None,
+    now: datetime | None = None,
+) -> Case:
     """Closes the case; the bot answers her again. no_contact closes it as abandoned."""
     if outcome not in OUTCOMES:
         raise QueueError(f"unknown outcome {outcome!r}")
@@ -265,15 +343,16 @@ def resolve(db: Session, case: Case, user: User, outcome: str,
     if case.status != "waiting":
         _held_by(case, user)
     now = _now(now)
-    case.status = "abandoned" if outcome == "no_contact" else "resolved"
+    CASE.move(case, CaseStatus.ABANDONED if outcome == "no_contact" else CaseStatus.RESOLVED)
     case.outcome = outcome
     case.referred_service = (referred_service or "").strip()[:200] or None
     case.resolved_at = case.last_activity_at = now
     return case
 
 
-def escalate_overdue(db: Session, now: datetime | None = None, after_minutes: float = 15,
-                     *, hours_aware: bool = True) -> list[int]:
+def escalate_overdue(
+    db: Session, now: datetime | None = None, after_minutes: float = 15, *, hours_aware: bool = True
+) -> list[int]:
     """Waiting cases past `after_minutes` are escalated once: normal becomes high (emergency
     stays reserved for danger), escalated_at is set, and every counsellor is offered them.
     With hours_aware, only time inside opening hours counts, so a night's cases are not all
@@ -284,33 +363,54 @@ def escalate_overdue(db: Session, now: datetime | None = None, after_minutes: fl
         period = hours.current_period(db, now)
         if period is None or period[0] > threshold:
             return []
-    ids = list(db.scalars(select(Case.id).where(
-        Case.status == "waiting", Case.escalated_at.is_(None),
-        Case.waiting_since <= threshold)))
+    ids = list(
+        db.scalars(
+            select(Case.id).where(
+                Case.status == "waiting",
+                Case.escalated_at.is_(None),
+                Case.waiting_since <= threshold,
+            )
+        )
+    )
     if ids:
-        db.execute(update(Case).where(Case.id.in_(ids), Case.status == "waiting")
-                   .values(priority=func.max(Case.priority, HIGH) if _sqlite(db)
-                           else func.greatest(Case.priority, HIGH),
-                           escalated_at=now)
-                   .execution_options(synchronize_session=False))
+        db.execute(
+            update(Case)
+            .where(Case.id.in_(ids), Case.status == "waiting")
+            .values(
+                priority=func.max(Case.priority, HIGH)
+                if _sqlite(db)
+                else func.greatest(Case.priority, HIGH),
+                escalated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
         db.expire_all()
     return ids
 
 
-def release_stale_claims(db: Session, now: datetime | None = None,
-                         after_minutes: float = 30) -> list[int]:
+def release_stale_claims(
+    db: Session, now: datetime | None = None, after_minutes: float = 30
+) -> list[int]:
     """Cases claimed but not answered within `after_minutes` go back to the queue in their
     old place: while a case is held the bot is silent, so a claim nobody acts on (a
     counsellor called away, a closed laptop) must not leave her without any answer."""
     now = _now(now)
-    ids = list(db.scalars(select(Case.id).where(
-        Case.status == "assigned", Case.first_reply_at.is_(None),
-        Case.assigned_at <= now - timedelta(minutes=after_minutes))))
+    ids = list(
+        db.scalars(
+            select(Case.id).where(
+                Case.status == "assigned",
+                Case.first_reply_at.is_(None),
+                Case.assigned_at <= now - timedelta(minutes=after_minutes),
+            )
+        )
+    )
     if ids:
-        db.execute(update(Case).where(Case.id.in_(ids), Case.status == "assigned")
-                   .values(status="waiting", assigned_to=None, assigned_at=None,
-                           last_activity_at=now)
-                   .execution_options(synchronize_session=False))
+        db.execute(
+            CASE.transition(Case, CaseStatus.ASSIGNED, CaseStatus.WAITING)
+            .where(Case.id.in_(ids))
+            .values(assigned_to=None, assigned_at=None, last_activity_at=now)
+            .execution_options(synchronize_session=False)
+        )
         db.expire_all()
     return ids
 
@@ -318,13 +418,19 @@ def release_stale_claims(db: Session, now: datetime | None = None,
 def release_all_held_by(db: Session, user: User, now: datetime | None = None) -> list[int]:
     """A counsellor leaves (deactivated): every case she holds goes back to the queue."""
     now = _now(now)
-    ids = list(db.scalars(select(Case.id).where(Case.assigned_to == user.id,
-                                                Case.status.in_(HELD_STATUSES))))
+    ids = list(
+        db.scalars(
+            select(Case.id).where(Case.assigned_to == user.id, Case.status.in_(HELD_STATUSES))
+        )
+    )
     if ids:
-        db.execute(update(Case).where(Case.id.in_(ids))
-                   .values(status="waiting", assigned_to=None, assigned_at=None,
-                           waiting_since=now, last_activity_at=now)
-                   .execution_options(synchronize_session=False))
+        for held in (CaseStatus.ASSIGNED, CaseStatus.ACTIVE):
+            db.execute(
+                CASE.transition(Case, held, CaseStatus.WAITING)
+                .where(Case.id.in_(ids))
+                .values(assigned_to=None, assigned_at=None, waiting_since=now, last_activity_at=now)
+                .execution_options(synchronize_session=False)
+            )
         db.expire_all()
     return ids
 
@@ -333,13 +439,22 @@ def expire_stale(db: Session, now: datetime | None = None, after_hours: float = 
     """Waiting cases nobody took within `after_hours`, where she did not agree to be
     contacted later, are closed as expired (her next request opens a new one)."""
     now = _now(now)
-    ids = list(db.scalars(select(Case.id).where(
-        Case.status == "waiting", Case.contact_later == false(),
-        Case.waiting_since <= now - timedelta(hours=after_hours))))
+    ids = list(
+        db.scalars(
+            select(Case.id).where(
+                Case.status == "waiting",
+                Case.contact_later == false(),
+                Case.waiting_since <= now - timedelta(hours=after_hours),
+            )
+        )
+    )
     if ids:
-        db.execute(update(Case).where(Case.id.in_(ids), Case.status == "waiting")
-                   .values(status="expired", resolved_at=now)
-                   .execution_options(synchronize_session=False))
+        db.execute(
+            CASE.transition(Case, CaseStatus.WAITING, CaseStatus.EXPIRED)
+            .where(Case.id.in_(ids))
+            .values(resolved_at=now)
+            .execution_options(synchronize_session=False)
+        )
         db.expire_all()
     return ids
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import sessionmaker
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def make_engine(url: str) -> Engine:
@@ -21,14 +21,14 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn, _record):
             cur = conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")      # erasure cascades to her messages
-            cur.execute("PRAGMA journal_mode=WAL")     # readers do not block the writer
-            cur.execute("PRAGMA synchronous=NORMAL")   # safe in WAL; no fsync per message
+            cur.execute("PRAGMA foreign_keys=ON")  # erasure cascades to her messages
+            cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+            cur.execute("PRAGMA synchronous=NORMAL")  # safe in WAL; no fsync per message
             cur.close()
 
         return engine
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return create_engine(url, pool_pre_ping=True)
 
 

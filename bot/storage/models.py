@@ -2,22 +2,19 @@
 
 Privacy: a contact is found only by a keyed hash of her channel id. The address a push
 channel needs to answer her (Telegram chat id, WhatsApp number) is kept encrypted in
-`address_enc` (bot/outbox.py) and shown to nobody. `conversation_key` is the random id Rasa
+`address_enc` (bot/core/outbox.py) and shown to nobody. `conversation_key` is the random id Rasa
 sees; erasing her data deletes the contact with everything that hangs off it.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime
 
-from sqlalchemy import (DateTime, ForeignKey, Index, MetaData, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import DateTime, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from common.clock import utcnow  # noqa: F401  (models default to it; others import it here)
 
 
 def new_key() -> str:
@@ -26,13 +23,15 @@ def new_key() -> str:
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True)}
-    metadata = MetaData(naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    })
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
 
 
 class Contact(Base):
@@ -46,32 +45,36 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     language_chosen: Mapped[bool] = mapped_column(default=False)
     region: Mapped[str | None] = mapped_column(String(16))
-    address_enc: Mapped[str | None] = mapped_column(Text)      # encrypted; bot/outbox.py
+    address_enc: Mapped[str | None] = mapped_column(Text)  # encrypted; bot/core/outbox.py
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    messages: Mapped[list["Message"]] = relationship(
-        back_populates="contact", cascade="all, delete-orphan", passive_deletes=True)
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Message(Base):
     """Every message in or out. An inbound message with a channel message id is stored once:
     a redelivery finds it and gets the replies already given. An outbound message on a push
-    channel is sent by bot/delivery.py, which records every attempt on the row."""
+    channel is sent by bot/core/delivery.py, which records every attempt on the row."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("contact_id", "external_id"),
-                      Index("ix_messages_status_next_attempt", "status", "next_attempt_at"))
+    __table_args__ = (
+        UniqueConstraint("contact_id", "external_id"),
+        Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"),
-                                            index=True)
-    direction: Mapped[str] = mapped_column(String(3))          # in | out
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
     external_id: Mapped[str | None] = mapped_column(String(128))
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16), default="text")
     text: Mapped[str] = mapped_column(Text, default="")
-    payload: Mapped[str | None] = mapped_column(Text)          # buttons etc., JSON
+    payload: Mapped[str | None] = mapped_column(Text)  # buttons etc., JSON
     language: Mapped[str | None] = mapped_column(String(8))
     # in: received -> processed, or pending while Rasa is unreachable
     # out, REST (returned in the HTTP answer): created
@@ -89,7 +92,7 @@ class Message(Base):
 
 
 class Feedback(Base):
-    """"Was this helpful?" answers, anonymous on purpose: no link to her contact."""
+    """ "Was this helpful?" answers, anonymous on purpose: no link to her contact."""
 
     __tablename__ = "feedback"
 

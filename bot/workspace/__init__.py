@@ -3,7 +3,7 @@ queue's background chores (escalation, optional expiry). Mounted on the gateway 
 `install(app)`; `background(app)` runs in the gateway's lifespan.
 
 May touch: the referral tables (bot.referrals), the contact's messages (read; new ones only
-through bot.outbox), the delivery worker's wake-up.
+through bot.core.outbox), the delivery worker's wake-up.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -75,7 +75,7 @@ def claim_timeout_minutes() -> float:
 
 
 def expire_after_hours() -> float:
-    return float(os.environ.get("WORKSPACE_EXPIRE_AFTER_HOURS", "0"))   # 0: never
+    return float(os.environ.get("WORKSPACE_EXPIRE_AFTER_HOURS", "0"))  # 0: never
 
 
 def chores(engine) -> dict[str, list[int]]:
@@ -84,13 +84,15 @@ def chores(engine) -> dict[str, list[int]]:
     from bot.workspace.auth import audit
 
     with Session(engine) as db:
-        done = {"released": queue.release_stale_claims(db,
-                                                       after_minutes=claim_timeout_minutes())}
+        done = {"released": queue.release_stale_claims(db, after_minutes=claim_timeout_minutes())}
         for case_id in done["released"]:
             audit(db, None, "auto_release", case_id, "claimed but not answered in time")
         done["escalated"] = queue.escalate_overdue(db, after_minutes=escalate_after_minutes())
-        done["expired"] = (queue.expire_stale(db, after_hours=expire_after_hours())
-                           if expire_after_hours() > 0 else [])
+        done["expired"] = (
+            queue.expire_stale(db, after_hours=expire_after_hours())
+            if expire_after_hours() > 0
+            else []
+        )
         db.commit()
     return done
 

@@ -19,9 +19,9 @@ import sys
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db import engine_for, migrate
 from bot.referrals.models import ROLES, User
 from bot.settings import get_settings
+from bot.storage.db import engine_for, migrate
 from bot.workspace import auth
 
 
@@ -37,8 +37,11 @@ def _password(args) -> tuple[str, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.workspace", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.workspace",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("create-user", "set-password"):
         p = sub.add_parser(name)
@@ -70,9 +73,16 @@ def main(argv: list[str] | None = None) -> int:
         password, generated = _password(args)
         try:
             if args.command == "create-user":
-                user = auth.create_user(db, args.username, password, role=args.role,
-                                        languages=args.languages, topics=args.topics,
-                                        is_woman=args.woman, display_name=args.display_name)
+                user = auth.create_user(
+                    db,
+                    args.username,
+                    password,
+                    role=args.role,
+                    languages=args.languages,
+                    topics=args.topics,
+                    is_woman=args.woman,
+                    display_name=args.display_name,
+                )
             else:
                 user = db.scalar(select(User).where(User.username == args.username.lower()))
                 if user is None:

@@ -36,10 +36,17 @@ class Resolve(BaseModel):
 
 
 @router.get("/queue", summary="Cases offered to me or held by me")
-def list_queue(language: str = "", topic: str = "", status: str = "open", scope: str = "mine",
-               who: Login = Depends(login), db: Session = Depends(db_session)):
-    rows = cases.queue_rows(db, who.user, language=language, topic=topic, status=status,
-                            scope=scope)
+def list_queue(
+    language: str = "",
+    topic: str = "",
+    status: str = "open",
+    scope: str = "mine",
+    who: Login = Depends(login),
+    db: Session = Depends(db_session),
+):
+    rows = cases.queue_rows(
+        db, who.user, language=language, topic=topic, status=status, scope=scope
+    )
     db.commit()
     return {"cases": rows}
 
@@ -59,16 +66,22 @@ def claim(case_id: int, who: Login = Depends(login), db: Session = Depends(db_se
 
 
 @router.get("/cases/{case_id}", summary="A case with her transcript and the internal notes")
-def get_case(case_id: int, request: Request, who: Login = Depends(login),
-             db: Session = Depends(db_session)):
+def get_case(
+    case_id: int, request: Request, who: Login = Depends(login), db: Session = Depends(db_session)
+):
     body = cases.case_detail(db, who.user, case_id, hash_key=hash_key(request))
     db.commit()
     return body
 
 
 @router.post("/cases/{case_id}/reply", status_code=201, summary="Send her a message")
-def reply(case_id: int, body: Text, request: Request, who: Login = Depends(login),
-          db: Session = Depends(db_session)):
+def reply(
+    case_id: int,
+    body: Text,
+    request: Request,
+    who: Login = Depends(login),
+    db: Session = Depends(db_session),
+):
     row = cases.reply(db, who.user, case_id, body.text)
     db.commit()
     wake_delivery(request)
@@ -76,8 +89,9 @@ def reply(case_id: int, body: Text, request: Request, who: Login = Depends(login
 
 
 @router.post("/cases/{case_id}/notes", status_code=201, summary="Add an internal note")
-def add_note(case_id: int, body: Text, who: Login = Depends(login),
-             db: Session = Depends(db_session)):
+def add_note(
+    case_id: int, body: Text, who: Login = Depends(login), db: Session = Depends(db_session)
+):
     row = cases.note(db, who.user, case_id, body.text)
     db.commit()
     return {"note_id": row.id}
@@ -91,17 +105,22 @@ def release(case_id: int, who: Login = Depends(login), db: Session = Depends(db_
 
 
 @router.post("/cases/{case_id}/transfer", summary="Transfer to a colleague or a language")
-def transfer(case_id: int, body: Transfer, who: Login = Depends(login),
-             db: Session = Depends(db_session)):
-    case = cases.transfer(db, who.user, case_id, to_user=body.to_user,
-                          to_language=body.to_language)
+def transfer(
+    case_id: int, body: Transfer, who: Login = Depends(login), db: Session = Depends(db_session)
+):
+    case = cases.transfer(db, who.user, case_id, to_user=body.to_user, to_language=body.to_language)
     db.commit()
     return {"id": case.id, "status": case.status, "language": case.language}
 
 
 @router.post("/cases/{case_id}/resolve", summary="Resolve with an outcome; the bot resumes")
-def resolve(case_id: int, body: Resolve, request: Request, who: Login = Depends(login),
-            db: Session = Depends(db_session)):
+def resolve(
+    case_id: int,
+    body: Resolve,
+    request: Request,
+    who: Login = Depends(login),
+    db: Session = Depends(db_session),
+):
     case = cases.resolve(db, who.user, case_id, body.outcome, body.referred_service)
     db.commit()
     wake_delivery(request)

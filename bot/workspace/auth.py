@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -38,7 +38,7 @@ def absolute_timeout() -> timedelta:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def sha256(token: str) -> str:
@@ -51,9 +51,17 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def create_user(db: Session, username: str, password: str, *, role: str = "counsellor",
-                languages: str | list[str] = "", topics: str | list[str] = "",
-                is_woman: bool = False, display_name: str = "") -> User:
+def create_user(
+    db: Session,
+    username: str,
+    password: str,
+    *,
+    role: str = "counsellor",
+    languages: str | list[str] = "",
+    topics: str | list[str] = "",
+    is_woman: bool = False,
+    display_name: str = "",
+) -> User:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     username = username.strip().lower()
@@ -61,9 +69,16 @@ def create_user(db: Session, username: str, password: str, *, role: str = "couns
         raise ValueError("a username is needed")
     if db.scalar(select(User).where(User.username == username)):
         raise ValueError(f"the username {username!r} is taken")
-    user = User(username=username, display_name=display_name.strip(),
-                password_hash=hash_password(password), role=role,
-                languages=csv(languages), topics=csv(topics), is_woman=is_woman, active=True)
+    user = User(
+        username=username,
+        display_name=display_name.strip(),
+        password_hash=hash_password(password),
+        role=role,
+        languages=csv(languages),
+        topics=csv(topics),
+        is_woman=is_woman,
+        active=True,
+    )
     db.add(user)
     db.flush()
     return user
@@ -93,9 +108,14 @@ def start_session(db: Session, user: User) -> tuple[str, UserSession]:
     now = _now()
     db.execute(delete(UserSession).where(UserSession.expires_at < now))
     token = secrets.token_urlsafe(32)
-    row = UserSession(token_hash=sha256(token), user_id=user.id,
-                      csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now,
-                      expires_at=min(now + idle_timeout(), now + absolute_timeout()))
+    row = UserSession(
+        token_hash=sha256(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=min(now + idle_timeout(), now + absolute_timeout()),
+    )
     db.add(row)
     user.last_login_at = now
     db.flush()
@@ -141,8 +161,9 @@ def create_token(db: Session, user: User, name: str = "") -> str:
 def user_for_token(db: Session, token: str | None) -> User | None:
     if not token or not token.startswith(TOKEN_PREFIX):
         return None
-    row = db.scalar(select(ApiToken).where(ApiToken.token_hash == sha256(token),
-                                           ApiToken.revoked.is_(False)))
+    row = db.scalar(
+        select(ApiToken).where(ApiToken.token_hash == sha256(token), ApiToken.revoked.is_(False))
+    )
     if row is None or not row.user.active:
         return None
     row.last_used_at = _now()
@@ -150,7 +171,16 @@ def user_for_token(db: Session, token: str | None) -> User | None:
 
 
 # -- audit ----------------------------------------------------------------------------------------
-def audit(db: Session, user: User | None, action: str, case_id: int | None = None,
-          detail: str = "") -> None:
-    db.add(AuditLog(user_id=user.id if user else None, username=user.username if user else "",
-                    action=action, case_id=case_id, detail=detail[:200], at=_now()))
+def audit(
+    db: Session, user: User | None, action: str, case_id: int | None = None, detail: str = ""
+) -> None:
+    db.add(
+        AuditLog(
+            user_id=user.id if user else None,
+            username=user.username if user else "",
+            action=action,
+            case_id=case_id,
+            detail=detail[:200],
+            at=_now(),
+        )
+    )

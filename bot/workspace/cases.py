@@ -3,30 +3,41 @@ case, the queue as rows, the case with her transcript, and reply/note/transfer/r
 the audit entry and the messages to her that each implies.
 
 The caller commits, then wakes the delivery worker (messages to her are queued rows until
-bot/delivery.py sends them).
+bot/core/delivery.py sends them).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot import outbox, texts
-from bot.models import Message
+from bot.core import outbox
 from bot.referrals import queue
 from bot.referrals.hours import aware
-from bot.referrals.models import (CLOSED_STATUSES, OPEN_STATUSES, PRIORITY_NAMES, STATUSES,
-                                  CannedReply, Case, CaseNote, User)
+from bot.referrals.models import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    PRIORITY_NAMES,
+    STATUSES,
+    CannedReply,
+    Case,
+    CaseNote,
+    User,
+)
+from bot.storage.models import Message
 from bot.workspace.auth import audit
+from common import texts
 
 log = logging.getLogger(__name__)
 MAX_REPLY = 4000
 TRANSCRIPT_LIMIT = 300
-RESOLVED_FALLBACK = ("The counsellor has closed this conversation. You can write to me again "
-                     "at any time, and ask for a person again whenever you want.")
+RESOLVED_FALLBACK = (
+    "The counsellor has closed this conversation. You can write to me again "
+    "at any time, and ask for a person again whenever you want."
+)
 
 
 class Refused(Exception):
@@ -38,7 +49,7 @@ class Refused(Exception):
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def can_view(user: User, case: Case) -> bool:
@@ -60,8 +71,15 @@ def get_case(db: Session, user: User, case_id: int) -> Case:
     return case
 
 
-def queue_rows(db: Session, user: User, *, language: str = "", topic: str = "",
-               status: str = "open", scope: str = "mine") -> list[dict]:
+def queue_rows(
+    db: Session,
+    user: User,
+    *,
+    language: str = "",
+    topic: str = "",
+    status: str = "open",
+    scope: str = "mine",
+) -> list[dict]:
     """Cases for the queue view. scope "mine": offered to me or held by me; "all" (admins):
     every case."""
     q = select(Case)
@@ -76,13 +94,15 @@ def queue_rows(db: Session, user: User, *, language: str = "", topic: str = "",
     if topic:
         q = q.where(Case.topic == topic)
     if user.role != "admin" or scope != "all":
-        q = q.where(or_(Case.assigned_to == user.id,
-                        (Case.status == "waiting") & queue.eligible(user)))
+        q = q.where(
+            or_(Case.assigned_to == user.id, (Case.status == "waiting") & queue.eligible(user))
+        )
     q = q.order_by((Case.status == "waiting").desc(), *queue.QUEUE_ORDER).limit(200)
     at = now()
     found = list(db.scalars(q))
-    unanswered = unanswered_since(db, [c.contact_id for c in found
-                                       if c.status in ("assigned", "active")])
+    unanswered = unanswered_since(
+        db, [c.contact_id for c in found if c.status in ("assigned", "active")]
+    )
     return [case_summary(c, user, at, unanswered.get(c.contact_id)) for c in found]
 
 
@@ -90,62 +110,103 @@ def unanswered_since(db: Session, contact_ids: list[int]) -> dict[int, datetime]
     """For held cases: since when her latest message waits for a counsellor's answer."""
     if not contact_ids:
         return {}
-    last_in = dict(db.execute(select(Message.contact_id, func.max(Message.id)).where(
-        Message.contact_id.in_(contact_ids), Message.direction == "in")
-        .group_by(Message.contact_id)).all())
-    last_answer = dict(db.execute(select(Message.contact_id, func.max(Message.id)).where(
-        Message.contact_id.in_(contact_ids), Message.kind == "counsellor")
-        .group_by(Message.contact_id)).all())
+    last_in = dict(
+        db.execute(
+            select(Message.contact_id, func.max(Message.id))
+            .where(Message.contact_id.in_(contact_ids), Message.direction == "in")
+            .group_by(Message.contact_id)
+        ).all()
+    )
+    last_answer = dict(
+        db.execute(
+            select(Message.contact_id, func.max(Message.id))
+            .where(Message.contact_id.in_(contact_ids), Message.kind == "counsellor")
+            .group_by(Message.contact_id)
+        ).all()
+    )
     waiting = [m for c, m in last_in.items() if m > (last_answer.get(c) or 0)]
     if not waiting:
         return {}
-    return {c: aware(t) for c, t in db.execute(
-        select(Message.contact_id, Message.created_at).where(Message.id.in_(waiting)))}
+    return {
+        c: aware(t)
+        for c, t in db.execute(
+            select(Message.contact_id, Message.created_at).where(Message.id.in_(waiting))
+        )
+    }
 
 
-def case_summary(c: Case, user: User, at: datetime | None = None,
-                 unanswered: datetime | None = None) -> dict:
+def case_summary(
+    c: Case, user: User, at: datetime | None = None, unanswered: datetime | None = None
+) -> dict:
     at = at or now()
     waited = (at - aware(c.waiting_since)).total_seconds() if c.status == "waiting" else None
     return {
-        "id": c.id, "status": c.status, "language": c.language, "topic": c.topic,
-        "priority": PRIORITY_NAMES.get(c.priority, "normal"), "channel": c.channel,
-        "woman_counsellor": bool(c.woman_counsellor), "contact_later": c.contact_later,
+        "id": c.id,
+        "status": c.status,
+        "language": c.language,
+        "topic": c.topic,
+        "priority": PRIORITY_NAMES.get(c.priority, "normal"),
+        "channel": c.channel,
+        "woman_counsellor": bool(c.woman_counsellor),
+        "contact_later": c.contact_later,
         "escalated": c.escalated_at is not None,
         "created_at": aware(c.created_at).isoformat(),
         "waiting_minutes": None if waited is None else int(waited // 60),
         # held cases: minutes her latest message has waited for a counsellor's answer
-        "unanswered_minutes": (None if unanswered is None
-                               else int((at - unanswered).total_seconds() // 60)),
+        "unanswered_minutes": (
+            None if unanswered is None else int((at - unanswered).total_seconds() // 60)
+        ),
         "assigned_to": c.counsellor.name if c.counsellor else None,
         "mine": c.assigned_to == user.id,
-        "outcome": c.outcome, "referred_service": c.referred_service,
+        "outcome": c.outcome,
+        "referred_service": c.referred_service,
     }
 
 
 def transcript(db: Session, case: Case, after_id: int = 0) -> list[dict]:
-    rows = list(db.scalars(select(Message).where(Message.contact_id == case.contact_id,
-                                                 Message.id > after_id)
-                           .order_by(Message.id.desc()).limit(TRANSCRIPT_LIMIT)))
-    return [{"id": m.id, "direction": m.direction, "kind": m.kind, "text": m.text,
-             "status": m.status, "at": aware(m.created_at).isoformat()}
-            for m in reversed(rows)]
+    rows = list(
+        db.scalars(
+            select(Message)
+            .where(Message.contact_id == case.contact_id, Message.id > after_id)
+            .order_by(Message.id.desc())
+            .limit(TRANSCRIPT_LIMIT)
+        )
+    )
+    return [
+        {
+            "id": m.id,
+            "direction": m.direction,
+            "kind": m.kind,
+            "text": m.text,
+            "status": m.status,
+            "at": aware(m.created_at).isoformat(),
+        }
+        for m in reversed(rows)
+    ]
 
 
-def case_detail(db: Session, user: User, case_id: int, *, audit_open: bool = True,
-                hash_key: str | None = None) -> dict:
+def case_detail(
+    db: Session, user: User, case_id: int, *, audit_open: bool = True, hash_key: str | None = None
+) -> dict:
     case = get_case(db, user, case_id)
     if audit_open:
         audit(db, user, "open", case.id)
     data = case_summary(case, user)
     data["transcript"] = transcript(db, case)
-    data["notes"] = [{"id": n.id, "author": n.author.name if n.author else "(removed)",
-                      "text": n.text, "at": aware(n.created_at).isoformat()}
-                     for n in case.notes]
+    data["notes"] = [
+        {
+            "id": n.id,
+            "author": n.author.name if n.author else "(removed)",
+            "text": n.text,
+            "at": aware(n.created_at).isoformat(),
+        }
+        for n in case.notes
+    ]
     data["identifier"] = identifier(db, user, case, hash_key) if case.show_identifier else None
     data["show_identifier"] = case.show_identifier
     data["held_by_me"] = case.status in ("assigned", "active") and (
-        case.assigned_to == user.id or user.role == "admin")
+        case.assigned_to == user.id or user.role == "admin"
+    )
     data["can_claim"] = case.status == "waiting" and queue.may_take(user, case)
     return data
 
@@ -159,8 +220,11 @@ def identifier(db: Session, user: User, case: Case, hash_key: str | None = None)
 
 
 def canned_for(db: Session, language: str) -> list[CannedReply]:
-    return list(db.scalars(select(CannedReply).where(CannedReply.language == language)
-                           .order_by(CannedReply.title)))
+    return list(
+        db.scalars(
+            select(CannedReply).where(CannedReply.language == language).order_by(CannedReply.title)
+        )
+    )
 
 
 # -- operations -----------------------------------------------------------------------------------
@@ -174,9 +238,13 @@ def _guard(fn, *args, **kw):
 def claim(db: Session, user: User, case_id: int | None = None) -> Case:
     case = queue.claim_next(db, user) if case_id is None else queue.claim(db, user, case_id)
     if case is None:
-        raise Refused(409, "No case to claim: it was taken by a colleague, or none is waiting "
-                           "for your languages and topics." if case_id else
-                      "No case is waiting for your languages and topics.")
+        raise Refused(
+            409,
+            "No case to claim: it was taken by a colleague, or none is waiting "
+            "for your languages and topics."
+            if case_id
+            else "No case is waiting for your languages and topics.",
+        )
     audit(db, user, "claim", case.id)
     return case
 
@@ -189,8 +257,9 @@ def reply(db: Session, user: User, case_id: int, text: str) -> Message:
         raise Refused(400, f"The reply is longer than {MAX_REPLY} characters.")
     case = get_case(db, user, case_id)
     _guard(queue.record_reply, db, case, user)
-    [row] = outbox.enqueue(db, case.contact, [outbox.Reply(text, kind="counsellor")],
-                           language=case.language)
+    [row] = outbox.enqueue(
+        db, case.contact, [outbox.Reply(text, kind="counsellor")], language=case.language
+    )
     audit(db, user, "reply", case.id)
     return row
 
@@ -214,27 +283,46 @@ def release(db: Session, user: User, case_id: int) -> Case:
     return case
 
 
-def transfer(db: Session, user: User, case_id: int, *, to_user: str | int | None = None,
-             to_language: str | None = None) -> Case:
+def transfer(
+    db: Session,
+    user: User,
+    case_id: int,
+    *,
+    to_user: str | int | None = None,
+    to_language: str | None = None,
+) -> Case:
     case = get_case(db, user, case_id)
     colleague = None
     if to_user not in (None, ""):
-        colleague = (db.get(User, int(to_user)) if str(to_user).isdigit()
-                     else db.scalar(select(User).where(User.username == str(to_user))))
+        colleague = (
+            db.get(User, int(to_user))
+            if str(to_user).isdigit()
+            else db.scalar(select(User).where(User.username == str(to_user)))
+        )
         if colleague is None:
             raise Refused(400, "No such colleague.")
     _guard(queue.transfer, db, case, user, to_user=colleague, to_language=to_language or None)
-    audit(db, user, "transfer", case.id,
-          f"to {colleague.username}" if colleague else f"to language {to_language}")
+    audit(
+        db,
+        user,
+        "transfer",
+        case.id,
+        f"to {colleague.username}" if colleague else f"to language {to_language}",
+    )
     return case
 
 
-def resolve(db: Session, user: User, case_id: int, outcome: str,
-            referred_service: str | None = None) -> Case:
+def resolve(
+    db: Session, user: User, case_id: int, outcome: str, referred_service: str | None = None
+) -> Case:
     case = get_case(db, user, case_id)
     _guard(queue.resolve, db, case, user, outcome, referred_service)
-    outbox.enqueue(db, case.contact, [outbox.Reply(resolved_text(case.language), kind="notice")],
-                   language=case.language)
+    outbox.enqueue(
+        db,
+        case.contact,
+        [outbox.Reply(resolved_text(case.language), kind="notice")],
+        language=case.language,
+    )
     audit(db, user, "resolve", case.id, outcome)
     return case
 

@@ -32,18 +32,19 @@ def db_session(request: Request):
 @dataclass
 class Login:
     user: User
-    session: UserSession | None   # None for API tokens
+    session: UserSession | None  # None for API tokens
 
 
 class LoginRequired(Exception):
     """No valid session: the browser is sent to the login page."""
 
 
-def web_login(request: Request, db: Session, roles: tuple[str, ...] = (),
-              touch: bool = True) -> Login:
+def web_login(
+    request: Request, db: Session, roles: tuple[str, ...] = (), touch: bool = True
+) -> Login:
     row = auth.session_for(db, request.cookies.get(COOKIE), touch)
     if row is None:
-        db.commit()   # an expired session row is deleted
+        db.commit()  # an expired session row is deleted
         raise LoginRequired()
     if roles and row.user.role not in roles:
         db.commit()

@@ -1,37 +1,61 @@
 """Words the workspace shows for codes: languages, topics, priorities, statuses, outcomes."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from nlu.langid import NAMES, SUPPORTED
+from langtools.langid import NAMES, SUPPORTED
 
 CPH = ZoneInfo("Europe/Copenhagen")
 
 LANGUAGES = {
-    "en": "English", "da": "Danish", "ar": "Arabic", "so": "Somali", "uk": "Ukrainian",
-    "fa": "Farsi/Dari", "ur": "Urdu", "tr": "Turkish", "ti": "Tigrinya",
+    "en": "English",
+    "da": "Danish",
+    "ar": "Arabic",
+    "so": "Somali",
+    "uk": "Ukrainian",
+    "fa": "Farsi/Dari",
+    "ur": "Urdu",
+    "tr": "Turkish",
+    "ti": "Tigrinya",
 }
 LANGUAGE_CODES = tuple(SUPPORTED)
 
 TOPICS = {
-    "violence": "Violence and safety", "health": "Health", "residence": "Residence permit",
-    "citizenship": "Citizenship", "danish": "Danish courses", "rights": "Rights and money",
-    "everyday": "Everyday life and family", "other": "Other",
+    "violence": "Violence and safety",
+    "health": "Health",
+    "residence": "Residence permit",
+    "citizenship": "Citizenship",
+    "danish": "Danish courses",
+    "rights": "Rights and money",
+    "everyday": "Everyday life and family",
+    "other": "Other",
 }
 PRIORITIES = {"emergency": "Emergency", "high": "High", "normal": "Normal"}
 STATUSES = {
-    "waiting": "Waiting", "assigned": "Claimed", "active": "In conversation",
-    "resolved": "Resolved", "abandoned": "No contact", "expired": "Expired",
+    "waiting": "Waiting",
+    "assigned": "Claimed",
+    "active": "In conversation",
+    "resolved": "Resolved",
+    "abandoned": "No contact",
+    "expired": "Expired",
 }
 OUTCOMES = {
-    "referred": "Referred to a service", "resolved_here": "Resolved in the conversation",
+    "referred": "Referred to a service",
+    "resolved_here": "Resolved in the conversation",
     "no_contact": "She could not be reached",
 }
 DELIVERY = {
-    "queued": "waiting to be sent", "sending": "sending", "sent": "sent",
-    "delivered": "delivered", "read": "read", "failed": "NOT DELIVERED",
+    "queued": "waiting to be sent",
+    "sending": "sending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "failed": "NOT DELIVERED",
     "held": "HELD: her 24-hour window is closed; sent when she writes again",
-    "created": "stored", "received": "", "processed": "", "pending": "waiting for the bot",
+    "created": "stored",
+    "received": "",
+    "processed": "",
+    "pending": "waiting for the bot",
 }
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ROLES = {"counsellor": "Counsellor", "editor": "Content editor", "admin": "Administrator"}
@@ -43,7 +67,7 @@ def copenhagen(value: str | datetime | None, fmt: str = "%H:%M") -> str:
         return ""
     when = datetime.fromisoformat(value) if isinstance(value, str) else value
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return when.astimezone(CPH).strftime(fmt)
 
 

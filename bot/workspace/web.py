@@ -21,11 +21,19 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.referrals import hours, queue
-from bot.referrals.models import (ROLES, ApiToken, AuditLog, CannedReply, Case, OpeningHours,
-                                  User)
+from bot.referrals.models import ROLES, ApiToken, AuditLog, CannedReply, Case, OpeningHours, User
 from bot.workspace import auth, cases, labels
-from bot.workspace.deps import (COOKIE, LOGIN_COOKIE, Login, check_csrf, db_session, form,
-                                hash_key, wake_delivery, web_login)
+from bot.workspace.deps import (
+    COOKIE,
+    LOGIN_COOKIE,
+    Login,
+    check_csrf,
+    db_session,
+    form,
+    hash_key,
+    wake_delivery,
+    web_login,
+)
 
 HERE = Path(__file__).resolve().parent
 STATIC = {"workspace.css": "text/css", "workspace.js": "text/javascript"}
@@ -65,16 +73,20 @@ def _secure(request: Request) -> bool:
 
 
 def page(request: Request, name: str, login: Login | None, status: int = 200, **ctx):
-    ctx.update(login=login, user=login.user if login else None,
-               csrf=login.session.csrf_token if login and login.session else "",
-               notice=NOTICES.get(request.query_params.get("done", "")))
+    ctx.update(
+        login=login,
+        user=login.user if login else None,
+        csrf=login.session.csrf_token if login and login.session else "",
+        notice=NOTICES.get(request.query_params.get("done", "")),
+    )
     return templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
 def back(path: str, done: str | None = None, **params) -> RedirectResponse:
     query = {**params, **({"done": done} if done else {})}
-    return RedirectResponse(PREFIX + path + ("?" + urlencode(query) if query else ""),
-                            status_code=303)
+    return RedirectResponse(
+        PREFIX + path + ("?" + urlencode(query) if query else ""), status_code=303
+    )
 
 
 # -- static files and login -----------------------------------------------------------------------
@@ -82,8 +94,9 @@ def back(path: str, done: str | None = None, **params) -> RedirectResponse:
 def static(name: str):
     if name not in STATIC:
         return Response(status_code=404)
-    return FileResponse(HERE / "static" / name, media_type=STATIC[name],
-                        headers={"Cache-Control": "no-cache"})
+    return FileResponse(
+        HERE / "static" / name, media_type=STATIC[name], headers={"Cache-Control": "no-cache"}
+    )
 
 
 @router.get("")
@@ -103,8 +116,15 @@ def login_page(request: Request, db: Session = Depends(db_session)):
 def _login_form(request: Request, error: str = "", status: int = 200):
     token = secrets.token_urlsafe(24)
     response = page(request, "login.html", None, status, login_csrf=token, error=error)
-    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict",
-                        secure=_secure(request), path=PREFIX, max_age=3600)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path=PREFIX,
+        max_age=3600,
+    )
     return response
 
 
@@ -119,11 +139,15 @@ def login(request: Request, data: dict = Depends(form), db: Session = Depends(db
     recent = [t for t in failures.get(key, []) if now - t < LOCK_WINDOW_S]
     if len(recent) >= LOCK_AFTER:
         failures[key] = recent
-        return _login_form(request, "Too many failed attempts. Wait 15 minutes, or ask an "
-                                    "administrator to reset your password.", 429)
+        return _login_form(
+            request,
+            "Too many failed attempts. Wait 15 minutes, or ask an "
+            "administrator to reset your password.",
+            429,
+        )
     user = auth.authenticate(db, username, data.get("password") or "")
     if user is None:
-        if len(failures) > 10_000:   # many names tried: forget the stale ones
+        if len(failures) > 10_000:  # many names tried: forget the stale ones
             for k in [k for k, v in failures.items() if now - v[-1] >= LOCK_WINDOW_S]:
                 del failures[k]
         failures[key] = recent + [now]
@@ -135,8 +159,15 @@ def login(request: Request, data: dict = Depends(form), db: Session = Depends(db
     auth.audit(db, user, "login")
     db.commit()
     response = back("/queue" if user.role != "editor" else "/canned")
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=_secure(request),
-                        path=PREFIX, max_age=int(auth.absolute_timeout().total_seconds()))
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path=PREFIX,
+        max_age=int(auth.absolute_timeout().total_seconds()),
+    )
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
     return response
 
@@ -156,9 +187,12 @@ def logout(request: Request, data: dict = Depends(form), db: Session = Depends(d
 # -- queue ----------------------------------------------------------------------------------------
 def _filters(request: Request, login: Login) -> dict:
     q = request.query_params
-    return {"language": q.get("language", ""), "topic": q.get("topic", ""),
-            "status": q.get("status", "open"),
-            "scope": q.get("scope", "mine") if login.user.role == "admin" else "mine"}
+    return {
+        "language": q.get("language", ""),
+        "topic": q.get("topic", ""),
+        "status": q.get("status", "open"),
+        "scope": q.get("scope", "mine") if login.user.role == "admin" else "mine",
+    }
 
 
 @router.get("/queue")
@@ -167,9 +201,15 @@ def queue_page(request: Request, db: Session = Depends(db_session)):
     filters = _filters(request, login)
     rows = cases.queue_rows(db, login.user, **filters)
     db.commit()
-    return page(request, "queue.html", login, rows=rows, filters=filters,
-                open_now=hours.open_now(db, cases.now()),
-                next_opening=hours.opening_text(hours.next_opening(db, cases.now()), "en"))
+    return page(
+        request,
+        "queue.html",
+        login,
+        rows=rows,
+        filters=filters,
+        open_now=hours.open_now(db, cases.now()),
+        next_opening=hours.opening_text(hours.next_opening(db, cases.now()), "en"),
+    )
 
 
 @router.get("/queue.json")
@@ -177,8 +217,10 @@ def queue_json(request: Request, db: Session = Depends(db_session)):
     login = web_login(request, db, ("counsellor", "admin"), touch=False)
     rows = cases.queue_rows(db, login.user, **_filters(request, login))
     db.commit()
-    return JSONResponse({"cases": rows, "waiting": sum(r["status"] == "waiting" for r in rows)},
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"cases": rows, "waiting": sum(r["status"] == "waiting" for r in rows)},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.post("/claim-next")
@@ -196,9 +238,17 @@ def case_page(case_id: int, request: Request, db: Session = Depends(db_session))
     login = web_login(request, db, ("counsellor", "admin"))
     detail = cases.case_detail(db, login.user, case_id, hash_key=hash_key(request))
     case = db.get(Case, case_id)
-    colleagues = list(db.scalars(select(User).where(
-        User.active.is_(True), User.role.in_(("counsellor", "admin")), User.id != login.user.id)
-        .order_by(User.username)))
+    colleagues = list(
+        db.scalars(
+            select(User)
+            .where(
+                User.active.is_(True),
+                User.role.in_(("counsellor", "admin")),
+                User.id != login.user.id,
+            )
+            .order_by(User.username)
+        )
+    )
     canned = cases.canned_for(db, case.language)
     db.commit()
     return page(request, "case.html", login, case=detail, colleagues=colleagues, canned=canned)
@@ -220,8 +270,9 @@ def _case_post(request: Request, data: dict, db: Session) -> Login:
 
 
 @router.post("/cases/{case_id}/claim")
-def claim(case_id: int, request: Request, data: dict = Depends(form),
-          db: Session = Depends(db_session)):
+def claim(
+    case_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
     login = _case_post(request, data, db)
     cases.claim(db, login.user, case_id)
     db.commit()
@@ -229,8 +280,9 @@ def claim(case_id: int, request: Request, data: dict = Depends(form),
 
 
 @router.post("/cases/{case_id}/reply")
-def reply(case_id: int, request: Request, data: dict = Depends(form),
-          db: Session = Depends(db_session)):
+def reply(
+    case_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
     login = _case_post(request, data, db)
     cases.reply(db, login.user, case_id, data.get("text", ""))
     db.commit()
@@ -239,8 +291,9 @@ def reply(case_id: int, request: Request, data: dict = Depends(form),
 
 
 @router.post("/cases/{case_id}/note")
-def note(case_id: int, request: Request, data: dict = Depends(form),
-         db: Session = Depends(db_session)):
+def note(
+    case_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
     login = _case_post(request, data, db)
     cases.note(db, login.user, case_id, data.get("text", ""))
     db.commit()
@@ -248,8 +301,9 @@ def note(case_id: int, request: Request, data: dict = Depends(form),
 
 
 @router.post("/cases/{case_id}/release")
-def release(case_id: int, request: Request, data: dict = Depends(form),
-            db: Session = Depends(db_session)):
+def release(
+    case_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
     login = _case_post(request, data, db)
     cases.release(db, login.user, case_id)
     db.commit()
@@ -257,29 +311,36 @@ def release(case_id: int, request: Request, data: dict = Depends(form),
 
 
 @router.post("/cases/{case_id}/transfer")
-def transfer(case_id: int, request: Request, data: dict = Depends(form),
-             db: Session = Depends(db_session)):
+def transfer(
+    case_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
     login = _case_post(request, data, db)
-    cases.transfer(db, login.user, case_id, to_user=data.get("to_user") or None,
-                   to_language=data.get("to_language") or None)
+    cases.transfer(
+        db,
+        login.user,
+        case_id,
+        to_user=data.get("to_user") or None,
+        to_language=data.get("to_language") or None,
+    )
     db.commit()
     return back("/queue", "transferred")
 
 
 @router.post("/cases/{case_id}/resolve")
-def resolve(case_id: int, request: Request, data: dict = Depends(form),
-            db: Session = Depends(db_session)):
+def resolve(
+    case_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
     login = _case_post(request, data, db)
-    cases.resolve(db, login.user, case_id, data.get("outcome", ""),
-                  data.get("referred_service"))
+    cases.resolve(db, login.user, case_id, data.get("outcome", ""), data.get("referred_service"))
     db.commit()
     wake_delivery(request)
     return back("/queue", "resolved")
 
 
 @router.post("/cases/{case_id}/consent")
-def consent(case_id: int, request: Request, data: dict = Depends(form),
-            db: Session = Depends(db_session)):
+def consent(
+    case_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
     login = _case_post(request, data, db)
     cases.set_consent(db, login.user, case_id, data.get("consent") == "yes")
     db.commit()
@@ -290,8 +351,7 @@ def consent(case_id: int, request: Request, data: dict = Depends(form),
 @router.get("/canned")
 def canned_page(request: Request, db: Session = Depends(db_session)):
     login = web_login(request, db, ("editor", "admin"))
-    rows = list(db.scalars(select(CannedReply).order_by(CannedReply.language,
-                                                        CannedReply.title)))
+    rows = list(db.scalars(select(CannedReply).order_by(CannedReply.language, CannedReply.title)))
     db.commit()
     return page(request, "canned.html", login, rows=rows)
 
@@ -310,8 +370,9 @@ def canned_add(request: Request, data: dict = Depends(form), db: Session = Depen
 
 
 @router.post("/canned/{reply_id}/delete")
-def canned_delete(reply_id: int, request: Request, data: dict = Depends(form),
-                  db: Session = Depends(db_session)):
+def canned_delete(
+    reply_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
     login = web_login(request, db, ("editor", "admin"))
     check_csrf(login, data)
     db.execute(delete(CannedReply).where(CannedReply.id == reply_id))
@@ -333,8 +394,17 @@ def _admin(request: Request, db: Session, login: Login, **extra):
     log = list(db.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(40)))
     tokens = list(db.scalars(select(ApiToken).order_by(ApiToken.revoked, ApiToken.id.desc())))
     db.commit()
-    return page(request, "admin.html", login, users=users, periods=periods, log=log,
-                tokens=tokens, roles=ROLES, **extra)
+    return page(
+        request,
+        "admin.html",
+        login,
+        users=users,
+        periods=periods,
+        log=log,
+        tokens=tokens,
+        roles=ROLES,
+        **extra,
+    )
 
 
 def _user_fields(data: dict) -> dict:
@@ -343,14 +413,19 @@ def _user_fields(data: dict) -> dict:
     role = data.get("role", "counsellor")
     if role not in ROLES:
         raise cases.Refused(400, "Unknown role.")
-    return {"languages": ",".join(langs), "topics": ",".join(topics), "role": role,
-            "is_woman": data.get("is_woman") == "yes",
-            "display_name": data.get("display_name", "").strip()[:100]}
+    return {
+        "languages": ",".join(langs),
+        "topics": ",".join(topics),
+        "role": role,
+        "is_woman": data.get("is_woman") == "yes",
+        "display_name": data.get("display_name", "").strip()[:100],
+    }
 
 
 @router.post("/admin/users")
-def admin_create_user(request: Request, data: dict = Depends(form),
-                      db: Session = Depends(db_session)):
+def admin_create_user(
+    request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
     login = web_login(request, db, ("admin",))
     check_csrf(login, data)
     fields = _user_fields(data)
@@ -364,8 +439,9 @@ def admin_create_user(request: Request, data: dict = Depends(form),
 
 
 @router.post("/admin/users/{user_id}")
-def admin_update_user(user_id: int, request: Request, data: dict = Depends(form),
-                      db: Session = Depends(db_session)):
+def admin_update_user(
+    user_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
     login = web_login(request, db, ("admin",))
     check_csrf(login, data)
     user = db.get(User, user_id)
@@ -401,12 +477,20 @@ def admin_hours(request: Request, data: dict = Depends(form), db: Session = Depe
         if not opens and not closes:
             continue
         try:
-            rows.append(OpeningHours(weekday=day, opens=time.fromisoformat(opens),
-                                     closes=time.fromisoformat(closes),
-                                     timezone=hours.DEFAULT_TZ))
+            rows.append(
+                OpeningHours(
+                    weekday=day,
+                    opens=time.fromisoformat(opens),
+                    closes=time.fromisoformat(closes),
+                    timezone=hours.DEFAULT_TZ,
+                )
+            )
         except ValueError as exc:
-            raise cases.Refused(400, f"{labels.WEEKDAYS[day]}: give both times as HH:MM, or "
-                                     "leave both empty for closed.") from exc
+            raise cases.Refused(
+                400,
+                f"{labels.WEEKDAYS[day]}: give both times as HH:MM, or "
+                "leave both empty for closed.",
+            ) from exc
     db.execute(delete(OpeningHours))
     db.add_all(rows)
     auth.audit(db, login.user, "hours_update")
@@ -427,15 +511,17 @@ def admin_token(request: Request, data: dict = Depends(form), db: Session = Depe
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
-def admin_revoke_token(token_id: int, request: Request, data: dict = Depends(form),
-                       db: Session = Depends(db_session)):
+def admin_revoke_token(
+    token_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
     login = web_login(request, db, ("admin",))
     check_csrf(login, data)
     row = db.get(ApiToken, token_id)
     if row is None:
         raise cases.Refused(404, "No such token.")
     row.revoked = True
-    auth.audit(db, login.user, "token_revoke",
-               detail=f"{row.name or row.id} of {row.user.username}")
+    auth.audit(
+        db, login.user, "token_revoke", detail=f"{row.name or row.id} of {row.user.username}"
+    )
     db.commit()
     return back("/admin", "saved")

@@ -18,14 +18,14 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import outbox
-from bot.app import create_app
-from bot.db import make_engine, migrate
-from bot.models import Contact, Message
+from bot.core import outbox
 from bot.referrals import create_case
 from bot.referrals.models import AuditLog, CannedReply, Case
 from bot.settings import Settings
+from bot.storage.db import make_engine, migrate
+from bot.storage.models import Contact, Message
 from bot.workspace import auth
+from gateway.app import create_app
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.servers import serve
 
@@ -39,18 +39,34 @@ def site(sqlite_url):
     migrate(sqlite_url)
     engine = make_engine(sqlite_url)
     with Session(engine) as db:
-        auth.create_user(db, "amal", PASSWORD, role="counsellor", languages="ar,en",
-                         is_woman=True, display_name="Amal")
-        auth.create_user(db, "root", PASSWORD, role="admin", languages="da,en",
-                         display_name="Admin")
-        db.add(CannedReply(language="ar", title="Greeting",
-                           text="مرحبا، أنا مستشارة. أنا هنا لمساعدتك."))
+        auth.create_user(
+            db,
+            "amal",
+            PASSWORD,
+            role="counsellor",
+            languages="ar,en",
+            is_woman=True,
+            display_name="Amal",
+        )
+        auth.create_user(
+            db, "root", PASSWORD, role="admin", languages="da,en", display_name="Admin"
+        )
+        db.add(
+            CannedReply(
+                language="ar", title="Greeting", text="مرحبا، أنا مستشارة. أنا هنا لمساعدتك."
+            )
+        )
         db.commit()
     tg = FakeTelegram()
     with serve(tg.app) as tg_url:
-        settings = Settings(hash_key=HASH_KEY, database_url=sqlite_url,
-                            telegram_mode="webhook", telegram_token="123456:TEST-token",
-                            telegram_secret="s3cret-token_for-tests", telegram_api_url=tg_url)
+        settings = Settings(
+            hash_key=HASH_KEY,
+            database_url=sqlite_url,
+            telegram_mode="webhook",
+            telegram_token="123456:TEST-token",
+            telegram_secret="s3cret-token_for-tests",
+            telegram_api_url=tg_url,
+        )
         with serve(create_app(settings)) as url:
             yield url, engine, tg
     engine.dispose()
@@ -59,13 +75,24 @@ def site(sqlite_url):
 def new_case(engine, text="أحتاج إلى التحدث مع امرأة", priority="high") -> int:
     """What the gateway does when she asks for a person on Telegram."""
     with Session(engine) as db:
-        c = Contact(channel="telegram", user_hash=f"h-{text}", language="ar",
-                    address_enc=outbox.seal_address(str(CHAT_ID), HASH_KEY))
+        c = Contact(
+            channel="telegram",
+            user_hash=f"h-{text}",
+            language="ar",
+            address_enc=outbox.seal_address(str(CHAT_ID), HASH_KEY),
+        )
         db.add(c)
         db.flush()
         db.add(Message(contact_id=c.id, direction="in", kind="text", text=text, language="ar"))
-        case_id = create_case(db, c, topic="violence", language="ar", priority=priority,
-                              woman_counsellor=True, contact_later=False).case_id
+        case_id = create_case(
+            db,
+            c,
+            topic="violence",
+            language="ar",
+            priority=priority,
+            woman_counsellor=True,
+            contact_later=False,
+        ).case_id
         db.commit()
         return case_id
 
@@ -92,9 +119,9 @@ def test_counsellor_claims_answers_and_resolves_a_case(chromium, site, screensho
     expect(page.get_by_role("heading", name="Queue")).to_be_visible()
     expect(page.get_by_text("No cases here right now.")).to_be_visible()
 
-    case_id = new_case(engine)   # arrives while she looks at the queue
+    case_id = new_case(engine)  # arrives while she looks at the queue
     row = page.locator("#queue-rows tr", has_text=f"#{case_id}")
-    expect(row).to_be_visible(timeout=10_000)   # live update, no reload
+    expect(row).to_be_visible(timeout=10_000)  # live update, no reload
     expect(row).to_contain_text("Arabic")
     expect(row).to_contain_text("a woman counsellor")
     page.screenshot(path=screenshots / "queue.png", full_page=True)
@@ -103,33 +130,37 @@ def test_counsellor_claims_answers_and_resolves_a_case(chromium, site, screensho
     expect(page).to_have_url(re.compile(rf"/workspace/cases/{case_id}$|/cases/{case_id}\?"))
     expect(page.get_by_role("status").first).to_contain_text("The case is yours")
     expect(page.locator("#transcript")).to_contain_text("أحتاج إلى التحدث مع امرأة")
-    expect(page.get_by_text("55501234")).to_have_count(0)   # her number stays hidden
+    expect(page.get_by_text("55501234")).to_have_count(0)  # her number stays hidden
 
     page.get_by_label("Canned reply in Arabic").select_option(label="Greeting")
     expect(page.get_by_label("Your reply to her")).to_have_value(
-        "مرحبا، أنا مستشارة. أنا هنا لمساعدتك.")
+        "مرحبا، أنا مستشارة. أنا هنا لمساعدتك."
+    )
     page.get_by_label("Your reply to her").fill("مرحبا، أنا أمل. هل أنت في أمان الآن؟")
     page.get_by_role("button", name="Send to her").click()
     expect(page.get_by_role("status").first).to_contain_text("on its way")
     expect(page.locator("#transcript .k-counsellor")).to_contain_text("هل أنت في أمان الآن؟")
     # the delivery worker sends it to her Telegram chat; the transcript follows its state
     expect(page.locator("#transcript .k-counsellor .delivery")).to_contain_text(
-        re.compile("^(sent|delivered|read)$"), timeout=10_000)
+        re.compile("^(sent|delivered|read)$"), timeout=10_000
+    )
     assert [m["text"] for m in tg.chat(CHAT_ID)] == ["مرحبا، أنا أمل. هل أنت في أمان الآن؟"]
 
     with Session(engine) as db:
         case = db.get(Case, case_id)
-        sent = db.scalars(select(Message).where(Message.contact_id == case.contact_id,
-                                                Message.kind == "counsellor")).all()
+        sent = db.scalars(
+            select(Message).where(
+                Message.contact_id == case.contact_id, Message.kind == "counsellor"
+            )
+        ).all()
         assert [(m.direction, m.status, m.text) for m in sent] == [
-            ("out", "sent", "مرحبا، أنا أمل. هل أنت في أمان الآن؟")]
+            ("out", "sent", "مرحبا، أنا أمل. هل أنت في أمان الآن؟")
+        ]
         assert case.status == "active"
         # she answers; the bot is silent and her message shows up for the counsellor
-        db.add(Message(contact_id=case.contact_id, direction="in", text="نعم، شكرا",
-                       language="ar"))
+        db.add(Message(contact_id=case.contact_id, direction="in", text="نعم، شكرا", language="ar"))
         db.commit()
-    expect(page.locator("#transcript .msg.in").last).to_contain_text("نعم، شكرا",
-                                                                     timeout=10_000)
+    expect(page.locator("#transcript .msg.in").last).to_contain_text("نعم، شكرا", timeout=10_000)
 
     page.get_by_label("New note").fill("She prefers to be contacted after 14:00.")
     page.get_by_role("button", name="Save note").click()
@@ -143,12 +174,17 @@ def test_counsellor_claims_answers_and_resolves_a_case(chromium, site, screensho
     with Session(engine) as db:
         case = db.get(Case, case_id)
         assert (case.status, case.outcome, case.referred_service) == (
-            "resolved", "referred", "Lev Uden Vold")
-        last = db.scalars(select(Message).where(Message.contact_id == case.contact_id)
-                          .order_by(Message.id.desc())).first()
+            "resolved",
+            "referred",
+            "Lev Uden Vold",
+        )
+        last = db.scalars(
+            select(Message).where(Message.contact_id == case.contact_id).order_by(Message.id.desc())
+        ).first()
         assert last.kind == "notice"
-        opened = db.scalars(select(AuditLog.action).where(AuditLog.case_id == case_id,
-                                                          AuditLog.username == "amal")).all()
+        opened = db.scalars(
+            select(AuditLog.action).where(AuditLog.case_id == case_id, AuditLog.username == "amal")
+        ).all()
         assert "open" in opened and "resolve" in opened
 
     # a counsellor is refused the admin page
@@ -167,8 +203,9 @@ def test_unauthorised_visitors_are_refused(chromium, site):
         page.goto(url + path)
         expect(page).to_have_url(re.compile(r"/workspace/login"))
         expect(page.get_by_text("أحتاج")).to_have_count(0)
-    r = page.request.post(f"{url}/workspace/cases/{case_id}/claim", form={"csrf": "x"},
-                          max_redirects=0)
+    r = page.request.post(
+        f"{url}/workspace/cases/{case_id}/claim", form={"csrf": "x"}, max_redirects=0
+    )
     assert r.status == 303
     with Session(engine) as db:
         assert db.get(Case, case_id).status == "waiting"

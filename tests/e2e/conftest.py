@@ -8,10 +8,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.stack import Ports, Stack
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.fake_whatsapp import PHONE_NUMBER_ID, VERSION, FakeWhatsApp
 from tests.support.servers import free_port, serve
+from tools.stack import Ports, Stack
 
 TELEGRAM_SECRET = "e2e-telegram-secret"
 
@@ -27,14 +27,22 @@ def platforms():
 def stack(tmp_path_factory, platforms):
     telegram, telegram_url, whatsapp, whatsapp_url = platforms
     tmp = tmp_path_factory.mktemp("stack")
-    s = Stack(ports=Ports(gateway=free_port(), rasa=free_port(), actions=free_port()),
-              database_url=f"sqlite:///{tmp / 'bot.db'}", log_dir=tmp / "log",
-              extra_env={
-                  "TELEGRAM_MODE": "webhook", "TELEGRAM_TOKEN": telegram.token,
-                  "TELEGRAM_SECRET": TELEGRAM_SECRET, "TELEGRAM_API_URL": telegram_url,
-                  "WHATSAPP_TOKEN": whatsapp.token, "WHATSAPP_APP_SECRET": whatsapp.app_secret,
-                  "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID, "WHATSAPP_API_VERSION": VERSION,
-                  "WHATSAPP_API_URL": whatsapp_url})
+    s = Stack(
+        ports=Ports(gateway=free_port(), rasa=free_port(), actions=free_port()),
+        database_url=f"sqlite:///{tmp / 'bot.storage.db'}",
+        log_dir=tmp / "log",
+        extra_env={
+            "TELEGRAM_MODE": "webhook",
+            "TELEGRAM_TOKEN": telegram.token,
+            "TELEGRAM_SECRET": TELEGRAM_SECRET,
+            "TELEGRAM_API_URL": telegram_url,
+            "WHATSAPP_TOKEN": whatsapp.token,
+            "WHATSAPP_APP_SECRET": whatsapp.app_secret,
+            "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+            "WHATSAPP_API_VERSION": VERSION,
+            "WHATSAPP_API_URL": whatsapp_url,
+        },
+    )
     s.start()
     try:
         s.wait_healthy(timeout_s=300)
@@ -46,8 +54,11 @@ def stack(tmp_path_factory, platforms):
 @pytest.fixture
 def chat(stack):
     def send(sender: str, message: str, **metadata) -> list[dict]:
-        r = httpx.post(f"{stack.gateway_url}/webhooks/rest/webhook", timeout=60,
-                       json={"sender": sender, "message": message, "metadata": metadata})
+        r = httpx.post(
+            f"{stack.gateway_url}/webhooks/rest/webhook",
+            timeout=60,
+            json={"sender": sender, "message": message, "metadata": metadata},
+        )
         assert r.status_code == 200, r.text
         return r.json()
 

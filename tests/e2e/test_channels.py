@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
-from bot import texts
 from bot.referrals import Case
+from common import texts
 from knowledge.store import load
 from tests.e2e.conftest import TELEGRAM_SECRET
 
@@ -53,8 +53,11 @@ def handoff_prefixes(language: str) -> list[str]:
 def cases_for(stack, channel: str) -> list:
     engine = create_engine(stack.database_url)
     with engine.connect() as conn:
-        rows = conn.execute(select(Case.channel, Case.language, Case.status, Case.topic)
-                            .where(Case.channel == channel)).all()
+        rows = conn.execute(
+            select(Case.channel, Case.language, Case.status, Case.topic).where(
+                Case.channel == channel
+            )
+        ).all()
     engine.dispose()
     return rows
 
@@ -78,8 +81,12 @@ class TelegramChat:
 
     def _post(self, update: dict) -> list[dict]:
         before = len(self.messages())
-        r = httpx.post(f"{self.stack.gateway_url}/webhooks/telegram", json=update, timeout=60,
-                       headers={"x-telegram-bot-api-secret-token": TELEGRAM_SECRET})
+        r = httpx.post(
+            f"{self.stack.gateway_url}/webhooks/telegram",
+            json=update,
+            timeout=60,
+            headers={"x-telegram-bot-api-secret-token": TELEGRAM_SECRET},
+        )
         assert r.status_code == 200, r.text
         return settled(self.messages, before)
 
@@ -142,8 +149,9 @@ class WhatsAppChat:
     def _post(self, notification: dict) -> list[dict]:
         before = len(self.messages())
         body, headers = self.wa.signed(notification)
-        r = httpx.post(f"{self.stack.gateway_url}/webhooks/whatsapp", content=body,
-                       headers=headers, timeout=60)
+        r = httpx.post(
+            f"{self.stack.gateway_url}/webhooks/whatsapp", content=body, headers=headers, timeout=60
+        )
         assert r.status_code == 200, r.text
         return settled(self.messages, before)
 
@@ -187,8 +195,9 @@ def test_arabic_on_whatsapp_clarification_answer_and_handoff(stack, platforms):
 
     answer = "\n".join(body_of(m) for m in chat.press(clarify, 0))
     assert answer and answer != texts.text("utter_no_answer", "ar")
-    assert texts.text("utter_answer_source", "ar").split("{")[0] in answer, \
+    assert texts.text("utter_answer_source", "ar").split("{")[0] in answer, (
         "an answer names its source"
+    )
 
     replies = chat.write("أريد التحدث مع شخص")
     for _ in range(6):

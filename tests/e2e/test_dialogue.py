@@ -11,19 +11,28 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from bot import texts
 from bot.referrals import Case
+from common import texts
 
 pytestmark = pytest.mark.stack
 
 LANGS = ["ar", "so", "uk", "tr", "da"]
 
 # What she might type to ask for a person, and a message the danger screen must catch.
-ASK_PERSON = {"ar": "بدي احكي مع انسان حقيقي", "so": "qof dhab ah ayaan rabaa inaan la hadlo",
-              "uk": "можна поговорити з живою людиною", "tr": "bir danışmanla konuşmak istiyorum",
-              "da": "kan jeg skrive med et rigtigt menneske"}
-DANGER = {"ar": "زوجي يضربني", "so": "ninkaygu wuu i garaacayaa", "uk": "чоловік мене б'є",
-          "tr": "kocam beni dövüyor", "da": "min mand slår mig"}
+ASK_PERSON = {
+    "ar": "بدي احكي مع انسان حقيقي",
+    "so": "qof dhab ah ayaan rabaa inaan la hadlo",
+    "uk": "можна поговорити з живою людиною",
+    "tr": "bir danışmanla konuşmak istiyorum",
+    "da": "kan jeg skrive med et rigtigt menneske",
+}
+DANGER = {
+    "ar": "زوجي يضربني",
+    "so": "ninkaygu wuu i garaacayaa",
+    "uk": "чоловік мене б'є",
+    "tr": "kocam beni dövüyor",
+    "da": "min mand slår mig",
+}
 
 
 def new_sender() -> str:
@@ -69,9 +78,11 @@ def test_asking_for_a_person_creates_a_request_and_says_what_happens_next(chat, 
     assert joined(chat(sender, "/affirm")) == texts.text("utter_ask_handoff_confirm", lang)
 
     text = joined(chat(sender, "/affirm"))
-    assert is_response(text, "utter_handoff_queued", lang) or \
-        is_response(text, "utter_handoff_nobody", lang) or \
-        is_response(text, "utter_handoff_closed", lang), text
+    assert (
+        is_response(text, "utter_handoff_queued", lang)
+        or is_response(text, "utter_handoff_nobody", lang)
+        or is_response(text, "utter_handoff_closed", lang)
+    ), text
     assert "{" not in text, "placeholders are filled in"
 
     # Asking again while her request waits does not make a second one.
@@ -91,13 +102,16 @@ def newest_case_topic(stack) -> str:
     return topic
 
 
-@pytest.mark.parametrize("lang, words, topic", [
-    ("uk", "про мій дозвіл на проживання", "residence"),
-    ("ar", "عن الإقامة تبعي بالدنمارك", "residence"),
-    ("tr", "hamileliğim ve doğum hakkında", "health"),
-    ("da", "om danskuddannelse og sprogskole", "danish"),
-    ("so", "caafimaadka iyo dhakhtarka qoyska", "health"),
-])
+@pytest.mark.parametrize(
+    "lang, words, topic",
+    [
+        ("uk", "про мій дозвіл на проживання", "residence"),
+        ("ar", "عن الإقامة تبعي بالدنمارك", "residence"),
+        ("tr", "hamileliğim ve doğum hakkında", "health"),
+        ("da", "om danskuddannelse og sprogskole", "danish"),
+        ("so", "caafimaadka iyo dhakhtarka qoyska", "health"),
+    ],
+)
 def test_a_topic_typed_in_words_is_understood(chat, stack, lang, words, topic):
     """At the topic question she writes her topic instead of pressing a button: the form takes
     it and goes on, and the counsellor sees that topic on the case."""
@@ -140,13 +154,16 @@ def test_danger_during_the_request_gets_the_numbers_first_and_the_request_goes_o
     assert replies[-1]["text"] == texts.text("utter_ask_handoff_woman", lang)
 
 
-@pytest.mark.parametrize("lang, question, town", [
-    ("da", "hvor kan jeg lære dansk som kvinde", "jeg bor i Roskilde"),
-    ("ar", "وين فيني اتعلم دنماركي للنساء", "بسكن بأودنسه"),
-    ("so", "xaggee baan ka baran karaa af deenish haweenka", "Aarhus"),
-    ("uk", "курси данської мови для жінок де", "я живу в Оденсе"),
-    ("tr", "kadınlar için danca kursu nerede", "Aalborg'da oturuyorum"),
-])
+@pytest.mark.parametrize(
+    "lang, question, town",
+    [
+        ("da", "hvor kan jeg lære dansk som kvinde", "jeg bor i Roskilde"),
+        ("ar", "وين فيني اتعلم دنماركي للنساء", "بسكن بأودنسه"),
+        ("so", "xaggee baan ka baran karaa af deenish haweenka", "Aarhus"),
+        ("uk", "курси данської мови для жінок де", "я живу в Оденсе"),
+        ("tr", "kadınlar için danca kursu nerede", "Aalborg'da oturuyorum"),
+    ],
+)
 def test_a_regional_answer_asks_her_town_once(chat, lang, question, town):
     sender = start(chat, lang)
     replies = chat(sender, question)
@@ -159,11 +176,16 @@ def test_a_regional_answer_asks_her_town_once(chat, lang, question, town):
     assert texts.text("utter_ask_region_answer", lang) not in again, "asked once only"
 
 
-@pytest.mark.parametrize("lang, question", [
-    ("da", "hvad koster indfødsretsprøven"), ("ar", "كم سعر امتحان الجنسية"),
-    ("so", "imtixaanka dhalashada immisa ayuu kacayaa"), ("uk", "скільки коштує іспит на громадянство"),
-    ("tr", "vatandaşlık sınavı ne kadar"),
-])
+@pytest.mark.parametrize(
+    "lang, question",
+    [
+        ("da", "hvad koster indfødsretsprøven"),
+        ("ar", "كم سعر امتحان الجنسية"),
+        ("so", "imtixaanka dhalashada immisa ayuu kacayaa"),
+        ("uk", "скільки коштує іспит на громадянство"),
+        ("tr", "vatandaşlık sınavı ne kadar"),
+    ],
+)
 def test_not_helpful_is_heard_and_a_person_offered(chat, lang, question):
     sender = start(chat, lang)
     replies = chat(sender, question)
@@ -173,7 +195,8 @@ def test_not_helpful_is_heard_and_a_person_offered(chat, lang, question):
         replies = chat(sender, chosen[0])
     assert "/feedback_negative" in payloads(replies)
     replies = chat(sender, "/feedback_negative")
-    assert joined(replies) == texts.text("utter_feedback_sorry", lang) + "\n" + \
-        texts.text("utter_offer_counsellor", lang)
+    assert joined(replies) == texts.text("utter_feedback_sorry", lang) + "\n" + texts.text(
+        "utter_offer_counsellor", lang
+    )
     assert "/request_human" in payloads(replies)
     assert joined(chat(sender, "/feedback_positive")) == texts.text("utter_feedback_thanks", lang)

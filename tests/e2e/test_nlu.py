@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from nlu.generate import hand_written
+from tools.nlu_data import hand_written
 
 pytestmark = pytest.mark.stack
 
@@ -39,8 +39,17 @@ UNSEEN = [
 ]
 # One word, the Somali for "interpreter" as she might spell it: the model is unsure of it.
 DOUBTFUL = "tarjumaan"
-NOT_FOR_A_QUESTION = {"affirm", "deny", "thanks", "goodbye", "greet", "feedback_positive",
-                      "feedback_negative", "delete_data", "out_of_scope"}
+NOT_FOR_A_QUESTION = {
+    "affirm",
+    "deny",
+    "thanks",
+    "goodbye",
+    "greet",
+    "feedback_positive",
+    "feedback_negative",
+    "delete_data",
+    "out_of_scope",
+}
 
 
 def training_texts() -> set[str]:
@@ -60,10 +69,12 @@ def test_the_unseen_messages_are_really_unseen():
 
 
 def test_unseen_messages_are_understood_in_every_language(stack):
-    wrong = [(lang, text, intent, got) for lang, text, intent in UNSEEN
-             if (got := parse(stack, text)) != intent]
-    assert {lang for lang, _, _ in UNSEEN} == {"ar", "da", "en", "so", "tr", "uk", "fa", "ur",
-                                                "ti"}
+    wrong = [
+        (lang, text, intent, got)
+        for lang, text, intent in UNSEEN
+        if (got := parse(stack, text)) != intent
+    ]
+    assert {lang for lang, _, _ in UNSEEN} == {"ar", "da", "en", "so", "tr", "uk", "fa", "ur", "ti"}
     # Cross-validation puts accuracy at 0.85-0.97 per language: allow two misses in 22.
     assert len(wrong) <= 2, wrong
 

@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from bot import texts
+from common import texts
 from knowledge.store import load
 
 pytestmark = pytest.mark.stack
@@ -31,9 +31,14 @@ def test_health_is_200_with_every_component_ready(stack):
     assert all(c["ok"] for c in r.json()["components"].values())
 
 
-@pytest.mark.parametrize("lang, greeting", [
-    ("ar", "مرحبا"), ("da", "hej med dig"), ("en", "hello there"),
-])
+@pytest.mark.parametrize(
+    "lang, greeting",
+    [
+        ("ar", "مرحبا"),
+        ("da", "hej med dig"),
+        ("en", "hello there"),
+    ],
+)
 def test_greeting_is_answered_in_her_language(chat, lang, greeting):
     sender = new_sender()
     chat(sender, f'/choose_language{{"language": "{lang}"}}')
@@ -63,8 +68,7 @@ def answer_following_clarification(chat, sender: str, question: str, entry_id: s
 
 
 @pytest.mark.parametrize("lang, entry_id, question", QUESTIONS)
-def test_knowledge_question_gets_the_right_answer_in_her_language(chat, lang, entry_id,
-                                                                   question):
+def test_knowledge_question_gets_the_right_answer_in_her_language(chat, lang, entry_id, question):
     text = answer_following_clarification(chat, new_sender(), question, entry_id)
     assert KB.render(entry_id, lang).text in text
     assert KB.entries[entry_id].sources[0].url.host in text
@@ -94,7 +98,8 @@ def test_action_server_down_gives_a_safe_reply_then_recovers(stack, chat):
     sender = new_sender()
     chat(sender, "hi")
     assert KB.render("citizenship-test-about", "en").text in joined(
-        chat(sender, "what is the citizenship test and when is it held"))
+        chat(sender, "what is the citizenship test and when is it held")
+    )
 
 
 def test_she_can_change_language_in_her_own_words(chat):

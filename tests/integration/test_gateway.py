@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from bot import texts
-from bot.app import create_app
-from bot.models import Contact, Message, utcnow
 from bot.settings import Settings
+from bot.storage.models import Contact, Message, utcnow
+from common import texts
+from gateway.app import create_app
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.servers import serve
 
@@ -34,8 +34,13 @@ def fakes():
 
 def _gateway(fakes, database_url):
     rasa, rasa_url, actions, action_url = fakes
-    settings = Settings(hash_key="test-key", database_url=database_url, rasa_url=rasa_url,
-                        action_server_url=action_url, rasa_timeout_s=5)
+    settings = Settings(
+        hash_key="test-key",
+        database_url=database_url,
+        rasa_url=rasa_url,
+        action_server_url=action_url,
+        rasa_timeout_s=5,
+    )
     return serve(create_app(settings))
 
 
@@ -46,8 +51,11 @@ def gateway(fakes, sqlite_url):
 
 
 def post(url, sender, message, **metadata):
-    return httpx.post(f"{url}/webhooks/rest/webhook", timeout=10,
-                      json={"sender": sender, "message": message, "metadata": metadata})
+    return httpx.post(
+        f"{url}/webhooks/rest/webhook",
+        timeout=10,
+        json={"sender": sender, "message": message, "metadata": metadata},
+    )
 
 
 def count(database_url, model, *where):
@@ -82,8 +90,10 @@ def test_danger_gets_emergency_numbers_first_even_when_rasa_fails(gateway):
 def test_danger_is_flagged_to_rasa_and_not_repeated(gateway):
     url, rasa, _, _ = gateway
     emergency = texts.text("utter_emergency", "en")
-    rasa.replies = [{"recipient_id": "x", "text": emergency},
-                    {"recipient_id": "x", "text": "Do you want to talk to a counsellor?"}]
+    rasa.replies = [
+        {"recipient_id": "x", "text": emergency},
+        {"recipient_id": "x", "text": "Do you want to talk to a counsellor?"},
+    ]
     replies = post(url, "s2", "he is going to kill me").json()
     assert rasa.received[-1]["metadata"]["screening"] == "danger"
     assert [r["text"] for r in replies] == [emergency, "Do you want to talk to a counsellor?"]
@@ -123,23 +133,28 @@ def test_one_womans_messages_are_handled_one_at_a_time_in_order(gateway):
     assert rasa.max_active == 1, "her messages overlapped in Rasa"
     engine = create_engine(db)
     with engine.connect() as conn:
-        stored = conn.scalars(select(Message.text).where(Message.direction == "in")
-                              .order_by(Message.id)).all()
+        stored = conn.scalars(
+            select(Message.text).where(Message.direction == "in").order_by(Message.id)
+        ).all()
     engine.dispose()
     assert [b["message"] for b in rasa.received] == stored, "processed out of arrival order"
 
 
-@pytest.mark.parametrize("body, status", [
-    (b"{not json", 400),
-    (b'{"message": "hi"}', 400),
-    (b'{"sender": "", "message": "hi"}', 400),
-    (b'{"sender": "a", "message": 5}', 400),
-    (b'{"sender": "a", "message": "' + b"x" * 300_000 + b'"}', 413),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"{not json", 400),
+        (b'{"message": "hi"}', 400),
+        (b'{"sender": "", "message": "hi"}', 400),
+        (b'{"sender": "a", "message": 5}', 400),
+        (b'{"sender": "a", "message": "' + b"x" * 300_000 + b'"}', 413),
+    ],
+)
 def test_malformed_requests_get_a_clear_error(gateway, body, status):
     url, rasa, _, _ = gateway
-    r = httpx.post(f"{url}/webhooks/rest/webhook", content=body,
-                   headers={"content-type": "application/json"})
+    r = httpx.post(
+        f"{url}/webhooks/rest/webhook", content=body, headers={"content-type": "application/json"}
+    )
     assert r.status_code == status
     assert r.json()["error"]
     assert rasa.received == []
@@ -159,8 +174,10 @@ def test_erasure_deletes_her_conversation_here_and_in_rasa(gateway):
     url, rasa, _, db = gateway
     post(url, "s7", "hello")
     assert count(db, Contact) == 1
-    rasa.replies = [{"recipient_id": "x", "text": texts.text("utter_deleted", "en")},
-                    {"recipient_id": "x", "custom": {"erase": True}}]
+    rasa.replies = [
+        {"recipient_id": "x", "text": texts.text("utter_deleted", "en")},
+        {"recipient_id": "x", "custom": {"directive": {"kind": "erase"}}},
+    ]
     replies = post(url, "s7", "/affirm").json()
     assert replies == [{"recipient_id": "s7", "text": texts.text("utter_deleted", "en")}]
     assert count(db, Contact) == 0 and count(db, Message) == 0
@@ -178,8 +195,7 @@ def test_health_reports_each_component(gateway):
     url, rasa, actions, _ = gateway
     r = httpx.get(f"{url}/health")
     assert r.status_code == 200, r.text
-    assert set(r.json()["components"]) == {"rasa", "action_server", "database",
-                                           "knowledge_index"}
+    assert set(r.json()["components"]) == {"rasa", "action_server", "database", "knowledge_index"}
     rasa.model_loaded = False
     r = httpx.get(f"{url}/health")
     assert r.status_code == 503 and not r.json()["components"]["rasa"]["ok"]
@@ -211,8 +227,15 @@ def test_messages_kept_during_an_outage_are_answered_when_rasa_is_back(gateway):
         time.sleep(0.5)
     assert count(db, Message, Message.status == "pending") == 0
     assert rasa.received[-1]["message"] == "what is the citizenship test"
-    assert count(db, Message, Message.direction == "out",
-                 Message.text == "echo: what is the citizenship test") == 1
+    assert (
+        count(
+            db,
+            Message,
+            Message.direction == "out",
+            Message.text == "echo: what is the citizenship test",
+        )
+        == 1
+    )
 
 
 def test_her_channel_id_is_never_stored(gateway):
@@ -257,8 +280,10 @@ def test_database_failure_still_gives_emergency_numbers_first(gateway):
 
 def test_a_failed_action_is_an_outage_not_a_half_answer(gateway):
     url, rasa, _, db = gateway
-    rasa.replies = [{"recipient_id": "x", "text": texts.text("utter_welcome", "en")},
-                    {"recipient_id": "x", "custom": {"error": "action_failed"}}]
+    rasa.replies = [
+        {"recipient_id": "x", "text": texts.text("utter_welcome", "en")},
+        {"recipient_id": "x", "custom": {"directive": {"kind": "action_failed"}}},
+    ]
     replies = post(url, "s13", "what is the citizenship test").json()
     assert replies[-1]["text"] == texts.text("utter_service_down", "en")
     assert count(db, Message, Message.direction == "in", Message.status == "pending") == 1
@@ -266,18 +291,40 @@ def test_a_failed_action_is_an_outage_not_a_half_answer(gateway):
 
 # -- handoff to a person, feedback, the bot's silence while a counsellor holds her case -------
 
+
 def _handoff(priority="normal"):
-    return [{"recipient_id": "x", "custom": {"handoff": {
-        "topic": "violence", "language": "ar", "priority": priority,
-        "woman_counsellor": True, "contact_later": False}}}]
+    return [
+        {
+            "recipient_id": "x",
+            "custom": {
+                "directive": {
+                    "kind": "handoff",
+                    "topic": "violence",
+                    "language": "ar",
+                    "priority": priority,
+                    "woman_counsellor": True,
+                    "contact_later": False,
+                }
+            },
+        }
+    ]
 
 
 def _cases(database_url):
     from bot.referrals import Case
+
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        rows = conn.execute(select(Case.id, Case.status, Case.priority, Case.language,
-                                   Case.topic, Case.woman_counsellor)).all()
+        rows = conn.execute(
+            select(
+                Case.id,
+                Case.status,
+                Case.priority,
+                Case.language,
+                Case.topic,
+                Case.woman_counsellor,
+            )
+        ).all()
     engine.dispose()
     return rows
 
@@ -286,14 +333,22 @@ def _counsellor_online(database_url, languages="ar,en"):
     from datetime import timedelta
 
     from bot.referrals.models import User, UserSession
+
     engine = create_engine(database_url)
     with Session(engine) as s:
-        user = User(username=f"c-{languages}", password_hash="x", languages=languages,
-                    is_woman=True)
+        user = User(
+            username=f"c-{languages}", password_hash="x", languages=languages, is_woman=True
+        )
         s.add(user)
         s.flush()
-        s.add(UserSession(token_hash=f"t-{user.id}", user_id=user.id, csrf_token="c",
-                          expires_at=utcnow() + timedelta(hours=1)))
+        s.add(
+            UserSession(
+                token_hash=f"t-{user.id}",
+                user_id=user.id,
+                csrf_token="c",
+                expires_at=utcnow() + timedelta(hours=1),
+            )
+        )
         s.commit()
     engine.dispose()
 
@@ -316,8 +371,12 @@ def test_a_handoff_request_creates_one_case_and_tells_her_honestly_where_she_is(
     replies = post(url, "h1", "أريد التحدث مع شخص").json()
     cases = _cases(db)
     assert len(cases) == 1
-    assert (cases[0].status, cases[0].language, cases[0].topic, cases[0].woman_counsellor) == \
-        ("waiting", "ar", "violence", True)
+    assert (cases[0].status, cases[0].language, cases[0].topic, cases[0].woman_counsellor) == (
+        "waiting",
+        "ar",
+        "violence",
+        True,
+    )
     expected = texts.text("utter_handoff_queued", "ar").replace("{waiting}", "0")
     assert [r["text"] for r in replies] == [expected]
 
@@ -330,11 +389,15 @@ def test_out_of_hours_she_is_told_when_someone_answers(gateway):
     from datetime import time as clock
 
     from bot.referrals.models import OpeningHours
+
     url, rasa, _, db = gateway
     engine = create_engine(db)
     with Session(engine) as s:  # open one minute a week, not now
-        s.add(OpeningHours(weekday=(utcnow().weekday() + 3) % 7, opens=clock(9, 0),
-                           closes=clock(9, 1)))
+        s.add(
+            OpeningHours(
+                weekday=(utcnow().weekday() + 3) % 7, opens=clock(9, 0), closes=clock(9, 1)
+            )
+        )
         s.commit()
     engine.dispose()
     post(url, "h2", "hello")
@@ -347,6 +410,7 @@ def test_out_of_hours_she_is_told_when_someone_answers(gateway):
 
 def test_while_a_counsellor_holds_her_case_the_bot_is_silent_but_never_on_danger(gateway):
     from bot.referrals import EMERGENCY, Case
+
     url, rasa, _, db = gateway
     post(url, "h3", "hello")
     rasa.replies = _handoff()
@@ -367,15 +431,22 @@ def test_while_a_counsellor_holds_her_case_the_bot_is_silent_but_never_on_danger
 
 
 def test_feedback_is_stored_without_any_link_to_her(gateway):
-    from bot.models import Feedback
+    from bot.storage.models import Feedback
+
     url, rasa, _, db = gateway
-    rasa.replies = [{"recipient_id": "x", "text": "Thank you!",
-                     "custom": {"feedback": {"entry_id": "health.gp", "helpful": False}}}]
+    rasa.replies = [
+        {
+            "recipient_id": "x",
+            "text": "Thank you!",
+            "custom": {
+                "directive": {"kind": "feedback", "entry_id": "health.gp", "helpful": False}
+            },
+        }
+    ]
     post(url, "h4", "not helpful")
     engine = create_engine(db)
     with engine.connect() as conn:
-        rows = conn.execute(select(Feedback.entry_id, Feedback.helpful,
-                                   Feedback.language)).all()
+        rows = conn.execute(select(Feedback.entry_id, Feedback.helpful, Feedback.language)).all()
         columns = {c.name for c in Feedback.__table__.columns}
     engine.dispose()
     assert [tuple(r) for r in rows] == [("health.gp", False, "en")]

@@ -9,23 +9,42 @@ data erases her cases. What a counsellor depends on: a claim is hers alone.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.db import make_engine, migrate, session_factory
-from bot.models import Contact, Message
-from bot.referrals import (EMERGENCY, HIGH, NORMAL, QueueError, claim, claim_next, create_case,
-                           escalate_overdue, expire_stale, flag_danger, holding_case, next_opening,
-                           open_now, opening_text, queue_position, record_reply, release,
-                           release_all_held_by, release_stale_claims, resolve, transfer)
+from bot.referrals import (
+    EMERGENCY,
+    HIGH,
+    NORMAL,
+    QueueError,
+    claim,
+    claim_next,
+    create_case,
+    escalate_overdue,
+    expire_stale,
+    flag_danger,
+    holding_case,
+    next_opening,
+    open_now,
+    opening_text,
+    queue_position,
+    record_reply,
+    release,
+    release_all_held_by,
+    release_stale_claims,
+    resolve,
+    transfer,
+)
 from bot.referrals.models import Case, CaseNote, OpeningHours
+from bot.storage.db import make_engine, migrate, session_factory
+from bot.storage.models import Contact, Message
 from bot.workspace.auth import create_user
 
 CPH = ZoneInfo("Europe/Copenhagen")
-T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # a Monday, 11:00 in Copenhagen
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Copenhagen
 
 
 def _sessions(url):
@@ -60,25 +79,49 @@ def contact(db, channel="telegram", language="ar") -> Contact:
 
 
 def case_for(db, language="ar", topic="violence", priority="normal", at=T0, **kw) -> Case:
-    r = create_case(db, contact(db, language=language), topic=topic, language=language,
-                    priority=priority, woman_counsellor=kw.pop("woman", None),
-                    contact_later=kw.pop("later", False), now=at)
+    r = create_case(
+        db,
+        contact(db, language=language),
+        topic=topic,
+        language=language,
+        priority=priority,
+        woman_counsellor=kw.pop("woman", None),
+        contact_later=kw.pop("later", False),
+        now=at,
+    )
     return db.get(Case, r.case_id)
 
 
 def counsellor(db, name, languages="ar", topics="", woman=True, role="counsellor"):
-    return create_user(db, name, "a long password", role=role, languages=languages,
-                       topics=topics, is_woman=woman)
+    return create_user(
+        db, name, "a long password", role=role, languages=languages, topics=topics, is_woman=woman
+    )
 
 
 # -- creating cases -------------------------------------------------------------------------------
 def test_a_second_request_returns_her_open_case_and_raises_its_priority(sessions):
     with sessions() as db:
         c = contact(db)
-        first = create_case(db, c, topic="health", language="ar", priority="normal",
-                            woman_counsellor=None, contact_later=False, now=T0)
-        again = create_case(db, c, topic="violence", language="ar", priority="high",
-                            woman_counsellor=True, contact_later=False, now=T0)
+        first = create_case(
+            db,
+            c,
+            topic="health",
+            language="ar",
+            priority="normal",
+            woman_counsellor=None,
+            contact_later=False,
+            now=T0,
+        )
+        again = create_case(
+            db,
+            c,
+            topic="violence",
+            language="ar",
+            priority="high",
+            woman_counsellor=True,
+            contact_later=False,
+            now=T0,
+        )
         db.commit()
         assert first.created and not again.created
         assert again.case_id == first.case_id
@@ -92,12 +135,19 @@ def test_waiting_ahead_counts_only_cases_served_before_hers_in_her_language(sess
         case_for(db, at=T0)
         case_for(db, at=T0 + timedelta(minutes=1), priority="emergency")
         case_for(db, language="so", at=T0 - timedelta(hours=1))  # other language: not ahead
-        r = create_case(db, contact(db), topic="health", language="ar", priority="normal",
-                        woman_counsellor=None, contact_later=False,
-                        now=T0 + timedelta(minutes=2))
+        r = create_case(
+            db,
+            contact(db),
+            topic="health",
+            language="ar",
+            priority="normal",
+            woman_counsellor=None,
+            contact_later=False,
+            now=T0 + timedelta(minutes=2),
+        )
         assert r.waiting_ahead == 2
         late_emergency = case_for(db, priority="emergency", at=T0 + timedelta(minutes=3))
-        assert queue_position(db, late_emergency) == 2   # after the older emergency only
+        assert queue_position(db, late_emergency) == 2  # after the older emergency only
         assert queue_position(db, db.get(Case, r.case_id)) == 4
 
 
@@ -105,11 +155,11 @@ def test_holding_case_only_while_a_counsellor_holds_it(sessions):
     with sessions() as db:
         amal = counsellor(db, "amal")
         case = case_for(db)
-        assert holding_case(db, case.contact_id) is None       # waiting: the bot still talks
+        assert holding_case(db, case.contact_id) is None  # waiting: the bot still talks
         assert claim(db, amal, case.id).id == case.id
         assert holding_case(db, case.contact_id).id == case.id
         resolve(db, case, amal, "resolved_here")
-        assert holding_case(db, case.contact_id) is None       # resolved: the bot is back
+        assert holding_case(db, case.contact_id) is None  # resolved: the bot is back
 
 
 def test_danger_makes_her_open_case_an_emergency_even_while_held(sessions):
@@ -120,7 +170,7 @@ def test_danger_makes_her_open_case_an_emergency_even_while_held(sessions):
         flag_danger(db, case.contact_id)
         db.flush()
         assert db.get(Case, case.id).priority == EMERGENCY
-        flag_danger(db, contact(db).id)   # no open case: nothing happens, nothing fails
+        flag_danger(db, contact(db).id)  # no open case: nothing happens, nothing fails
 
 
 # -- routing --------------------------------------------------------------------------------------
@@ -168,7 +218,7 @@ def test_release_keeps_her_place_in_the_queue(sessions):
         case_for(db, at=T0 + timedelta(minutes=1))
         claim(db, amal, first.id)
         with pytest.raises(QueueError):
-            release(db, first, huda)          # not hers to release
+            release(db, first, huda)  # not hers to release
         release(db, first, amal, now=T0 + timedelta(minutes=30))
         assert (first.status, first.assigned_to) == ("waiting", None)
         assert claim_next(db, huda).id == first.id
@@ -198,12 +248,21 @@ def test_resolve_records_the_outcome_and_refuses_a_referral_without_a_service(se
             resolve(db, a, amal, "referred")
         resolve(db, a, amal, "referred", "Lev Uden Vold", now=T0 + timedelta(hours=1))
         resolve(db, b, amal, "no_contact")
-        assert (a.status, a.outcome, a.referred_service) == ("resolved", "referred",
-                                                             "Lev Uden Vold")
+        assert (a.status, a.outcome, a.referred_service) == (
+            "resolved",
+            "referred",
+            "Lev Uden Vold",
+        )
         assert b.status == "abandoned"
-        assert create_case(db, a.contact, topic="health", language="ar", priority="normal",
-                           woman_counsellor=None, contact_later=False).created, \
-            "after resolve, a new request opens a new case"
+        assert create_case(
+            db,
+            a.contact,
+            topic="health",
+            language="ar",
+            priority="normal",
+            woman_counsellor=None,
+            contact_later=False,
+        ).created, "after resolve, a new request opens a new case"
 
 
 # -- escalation and opening hours -----------------------------------------------------------------
@@ -218,7 +277,7 @@ def test_overdue_cases_escalate_once_and_reach_every_counsellor(sessions):
         late = case_for(db, language="ti", at=T0)
         fresh = case_for(db, language="ti", at=T0 + timedelta(minutes=20))
         danger = case_for(db, language="ti", priority="emergency", at=T0)
-        amal = counsellor(db, "amal")   # no Tigrinya
+        amal = counsellor(db, "amal")  # no Tigrinya
         assert claim_next(db, amal) is None
         now = T0 + timedelta(minutes=25)
         assert sorted(escalate_overdue(db, now, after_minutes=15)) == sorted([late.id, danger.id])
@@ -226,15 +285,15 @@ def test_overdue_cases_escalate_once_and_reach_every_counsellor(sessions):
         late, danger = db.get(Case, late.id), db.get(Case, danger.id)
         assert (late.priority, danger.priority) == (HIGH, EMERGENCY)
         assert db.get(Case, fresh.id).priority == NORMAL
-        assert claim_next(db, amal).id == danger.id   # escalated: offered to everyone now
+        assert claim_next(db, amal).id == danger.id  # escalated: offered to everyone now
 
 
 def test_escalation_counts_only_time_inside_opening_hours(sessions):
     with sessions() as db:
         _weekday_hours(db)
-        night = datetime(2026, 11, 23, 2, 0, tzinfo=CPH)        # Monday 02:00, closed
+        night = datetime(2026, 11, 23, 2, 0, tzinfo=CPH)  # Monday 02:00, closed
         case = case_for(db, at=night)
-        assert escalate_overdue(db, night + timedelta(hours=3), 15) == []      # still closed
+        assert escalate_overdue(db, night + timedelta(hours=3), 15) == []  # still closed
         opening = datetime(2026, 11, 23, 9, 0, tzinfo=CPH)
         assert escalate_overdue(db, opening + timedelta(minutes=5), 15) == []  # open 5 min
         assert escalate_overdue(db, opening + timedelta(minutes=16), 15) == [case.id]
@@ -254,10 +313,18 @@ def test_opening_hours_in_copenhagen_time_and_the_next_opening_in_her_language(s
         assert opening_text(nxt, "ar") == "الاثنين 09:00"
         assert opening_text(nxt, "da") == "mandag 09:00"
         # summer time: 09:00 in Copenhagen is 07:00 UTC
-        assert open_now(db, datetime(2026, 6, 1, 7, 30, tzinfo=timezone.utc))
-        assert not open_now(db, datetime(2026, 6, 1, 6, 30, tzinfo=timezone.utc))
-        r = create_case(db, contact(db), topic="health", language="ar", priority="normal",
-                        woman_counsellor=None, contact_later=False, now=friday_evening)
+        assert open_now(db, datetime(2026, 6, 1, 7, 30, tzinfo=UTC))
+        assert not open_now(db, datetime(2026, 6, 1, 6, 30, tzinfo=UTC))
+        r = create_case(
+            db,
+            contact(db),
+            topic="health",
+            language="ar",
+            priority="normal",
+            woman_counsellor=None,
+            contact_later=False,
+            now=friday_evening,
+        )
         assert (r.open_now, r.opens_at) == (False, nxt)
 
 
@@ -274,15 +341,22 @@ def test_she_can_be_told_whether_someone_who_can_help_her_is_online(sessions):
         assert r.counsellors_online == 0, "nobody online speaks Arabic and is a woman"
         r = create_case(db, contact(db), woman_counsellor=None, **args)
         assert r.counsellors_online == 1
-        counsellor(db, "amal")     # not logged in: not counted
+        counsellor(db, "amal")  # not logged in: not counted
         assert create_case(db, contact(db), woman_counsellor=True, **args).counsellors_online == 0
 
 
 def test_no_hours_set_means_always_open(sessions):
     with sessions() as db:
-        r = create_case(db, contact(db), topic="health", language="ar", priority="normal",
-                        woman_counsellor=None, contact_later=False,
-                        now=datetime(2026, 11, 29, 3, 0, tzinfo=CPH))
+        r = create_case(
+            db,
+            contact(db),
+            topic="health",
+            language="ar",
+            priority="normal",
+            woman_counsellor=None,
+            contact_later=False,
+            now=datetime(2026, 11, 29, 3, 0, tzinfo=CPH),
+        )
         assert (r.open_now, r.opens_at) == (True, None)
 
 
@@ -331,7 +405,7 @@ def test_erasing_her_contact_removes_her_cases_and_their_notes(sessions):
         db.commit()
         contact_id, case_id = case.contact_id, case.id
     with sessions() as db:
-        db.delete(db.get(Contact, contact_id))     # what the pipeline's erasure does
+        db.delete(db.get(Contact, contact_id))  # what the pipeline's erasure does
         db.commit()
     with sessions() as db:
         assert db.get(Case, case_id) is None
@@ -342,9 +416,12 @@ def test_erasing_her_contact_removes_her_cases_and_their_notes(sessions):
 # -- the claim race -------------------------------------------------------------------------------
 def _race(sessions, n_counsellors=20, n_cases=60):
     with sessions() as db:
-        ids = [case_for(db, at=T0 + timedelta(seconds=i),
-                        priority=("emergency", "high", "normal")[i % 3]).id
-               for i in range(n_cases)]
+        ids = [
+            case_for(
+                db, at=T0 + timedelta(seconds=i), priority=("emergency", "high", "normal")[i % 3]
+            ).id
+            for i in range(n_cases)
+        ]
         users = [counsellor(db, f"c{i}") for i in range(n_counsellors)]
         db.commit()
         user_ids = [u.id for u in users]
@@ -357,14 +434,14 @@ def _race(sessions, n_counsellors=20, n_cases=60):
         try:
             start.wait()
             while True:
-                with sessions() as db:   # own session, own connection
+                with sessions() as db:  # own session, own connection
                     case = claim_next(db, db.get(type(users[0]), uid))
                     db.commit()
                     if case is None:
                         return
                     with lock:
                         claimed.append((case.id, uid))
-        except BaseException as exc:   # surfaced below, not swallowed by the thread
+        except BaseException as exc:  # surfaced below, not swallowed by the thread
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(u,)) for u in user_ids]
@@ -378,8 +455,9 @@ def _race(sessions, n_counsellors=20, n_cases=60):
     assert sorted(got) == sorted(ids), "a case was never claimed"
     with sessions() as db:
         rows = db.execute(select(Case.id, Case.assigned_to, Case.status)).all()
-    assert {(r.id, r.assigned_to) for r in rows} == set(claimed), \
+    assert {(r.id, r.assigned_to) for r in rows} == set(claimed), (
         "the database disagrees with what the counsellors were told"
+    )
     assert {r.status for r in rows} == {"assigned"}
     assert len({u for _, u in claimed}) > 1, "only one counsellor ever got a case"
 

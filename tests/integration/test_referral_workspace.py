@@ -11,7 +11,7 @@ says who opened which case.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -19,15 +19,15 @@ from fastapi import FastAPI, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import outbox
-from bot.app import create_app
-from bot.db import make_engine, migrate
-from bot.models import Contact, Message
+from bot.core import outbox
 from bot.referrals import create_case, holding_case
-from bot.referrals.models import (ApiToken, AuditLog, Case, CaseNote, OpeningHours, User,
-                                  UserSession)
+from bot.referrals.models import ApiToken, AuditLog, Case, CaseNote, OpeningHours, User, UserSession
 from bot.settings import Settings
-from bot.workspace import auth, cases as ws_cases
+from bot.storage.db import make_engine, migrate
+from bot.storage.models import Contact, Message
+from bot.workspace import auth
+from bot.workspace import cases as ws_cases
+from gateway.app import create_app
 from tests.support.servers import serve
 
 HASH_KEY = "test-key"
@@ -69,8 +69,13 @@ def fake_rasa():
 
 def _start(database_url, rasa_url):
     migrate(database_url)
-    settings = Settings(hash_key=HASH_KEY, database_url=database_url, rasa_url=rasa_url,
-                        action_server_url=rasa_url, rasa_timeout_s=5)
+    settings = Settings(
+        hash_key=HASH_KEY,
+        database_url=database_url,
+        rasa_url=rasa_url,
+        action_server_url=rasa_url,
+        rasa_timeout_s=5,
+    )
     return serve(create_app(settings))
 
 
@@ -84,22 +89,34 @@ class World:
 
     def user(self, name, role="counsellor", languages="ar", woman=True) -> int:
         with self.db() as db:
-            u = auth.create_user(db, name, PASSWORD, role=role, languages=languages,
-                                 is_woman=woman)
+            u = auth.create_user(db, name, PASSWORD, role=role, languages=languages, is_woman=woman)
             db.commit()
             return u.id
 
     def case(self, language="ar", channel="telegram", priority="normal", woman=None) -> int:
         with self.db() as db:
-            c = Contact(channel=channel, user_hash=f"hash-{datetime.now().timestamp()}",
-                        language=language,
-                        address_enc=outbox.seal_address(ADDRESS, HASH_KEY))
+            c = Contact(
+                channel=channel,
+                user_hash=f"hash-{datetime.now().timestamp()}",
+                language=language,
+                address_enc=outbox.seal_address(ADDRESS, HASH_KEY),
+            )
             db.add(c)
             db.flush()
-            db.add(Message(contact_id=c.id, direction="in", text="أريد التحدث مع شخص",
-                           language=language))
-            r = create_case(db, c, topic="violence", language=language, priority=priority,
-                            woman_counsellor=woman, contact_later=False)
+            db.add(
+                Message(
+                    contact_id=c.id, direction="in", text="أريد التحدث مع شخص", language=language
+                )
+            )
+            r = create_case(
+                db,
+                c,
+                topic="violence",
+                language=language,
+                priority=priority,
+                woman_counsellor=woman,
+                contact_later=False,
+            )
             db.commit()
             return r.case_id
 
@@ -116,8 +133,10 @@ class World:
 
     def login(self, name, password=PASSWORD) -> tuple[httpx.Client, str]:
         client = self.browser()
-        r = client.post("/workspace/login", data={"username": name, "password": password,
-                                                  "csrf": login_csrf(client)})
+        r = client.post(
+            "/workspace/login",
+            data={"username": name, "password": password, "csrf": login_csrf(client)},
+        )
         assert r.status_code == 303, r.text
         page = client.get("/workspace/queue")
         return client, csrf_of(page.text)
@@ -144,16 +163,21 @@ def csrf_of(html: str) -> str:
 def test_login_sets_a_strict_httponly_session_and_a_wrong_password_gets_nothing(world):
     world.user("amal")
     client = world.browser()
-    bad = client.post("/workspace/login", data={"username": "amal", "password": "wrong one!!",
-                                                "csrf": login_csrf(client)})
+    bad = client.post(
+        "/workspace/login",
+        data={"username": "amal", "password": "wrong one!!", "csrf": login_csrf(client)},
+    )
     assert bad.status_code == 401 and "not right" in bad.text
     assert "ws_session" not in client.cookies
     assert client.get("/workspace/queue").status_code == 303
-    ok = client.post("/workspace/login", data={"username": "Amal", "password": PASSWORD,
-                                               "csrf": login_csrf(client)})
+    ok = client.post(
+        "/workspace/login",
+        data={"username": "Amal", "password": PASSWORD, "csrf": login_csrf(client)},
+    )
     assert ok.status_code == 303 and ok.headers["location"] == "/workspace/queue"
-    cookie = next(v for k, v in ok.headers.multi_items()
-                  if k == "set-cookie" and v.startswith("ws_session="))
+    cookie = next(
+        v for k, v in ok.headers.multi_items() if k == "set-cookie" and v.startswith("ws_session=")
+    )
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
     page = client.get("/workspace/queue")
     assert page.status_code == 200 and "Queue" in page.text
@@ -176,12 +200,18 @@ def test_no_session_is_sent_to_login_and_json_gets_401(world):
 def test_repeated_wrong_passwords_lock_the_login_for_a_while(world):
     world.user("amal")
     client = world.browser()
-    codes = [client.post("/workspace/login", data={"username": "amal", "password": f"guess {i}",
-                                                   "csrf": login_csrf(client)}).status_code
-             for i in range(6)]
+    codes = [
+        client.post(
+            "/workspace/login",
+            data={"username": "amal", "password": f"guess {i}", "csrf": login_csrf(client)},
+        ).status_code
+        for i in range(6)
+    ]
     assert codes == [401] * 5 + [429]
-    r = client.post("/workspace/login", data={"username": "amal", "password": PASSWORD,
-                                              "csrf": login_csrf(client)})
+    r = client.post(
+        "/workspace/login",
+        data={"username": "amal", "password": PASSWORD, "csrf": login_csrf(client)},
+    )
     assert r.status_code == 429, "even the right password waits out the lock"
 
 
@@ -191,13 +221,17 @@ def test_a_counsellor_cannot_open_admin_pages_and_an_editor_cannot_see_cases(wor
     case_id = world.case()
     client, csrf = world.login("amal")
     assert client.get("/workspace/admin").status_code == 403
-    r = client.post("/workspace/admin/users", data={"csrf": csrf, "username": "evil",
-                                                    "password": PASSWORD, "role": "admin"})
+    r = client.post(
+        "/workspace/admin/users",
+        data={"csrf": csrf, "username": "evil", "password": PASSWORD, "role": "admin"},
+    )
     assert r.status_code == 403
     assert world.count(User, User.username == "evil") == 0
     editor = world.browser()
-    editor.post("/workspace/login", data={"username": "eddie", "password": PASSWORD,
-                                          "csrf": login_csrf(editor)})
+    editor.post(
+        "/workspace/login",
+        data={"username": "eddie", "password": PASSWORD, "csrf": login_csrf(editor)},
+    )
     assert editor.get(f"/workspace/cases/{case_id}").status_code == 403
     assert editor.get("/workspace/queue.json").status_code == 403
     assert editor.get("/workspace/canned").status_code == 200
@@ -211,7 +245,7 @@ def test_a_post_without_the_sessions_csrf_token_is_refused(world):
         r = client.post(f"/workspace/cases/{case_id}/claim", data={"csrf": token})
         assert r.status_code == 403 and "expired" in r.text
     assert world.get(Case, case_id).status == "waiting"
-    other, _ = world.login("amal")   # another session's token is not this session's
+    other, _ = world.login("amal")  # another session's token is not this session's
     r = other.post(f"/workspace/cases/{case_id}/claim", data={"csrf": csrf})
     assert r.status_code == 403
     fresh = world.browser()
@@ -224,7 +258,7 @@ def test_an_expired_session_is_refused_and_removed(world):
     client, _ = world.login("amal")
     with world.db() as db:
         for row in db.scalars(select(UserSession)):
-            row.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+            row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
         db.commit()
     r = client.get("/workspace/queue")
     assert r.status_code == 303 and r.headers["location"] == "/workspace/login?done=expired"
@@ -240,7 +274,7 @@ def test_automatic_polling_does_not_keep_an_unattended_screen_logged_in(world):
         assert client.get("/workspace/queue.json").status_code == 200
     with world.db() as db:
         assert db.scalar(select(UserSession.expires_at)) == before
-    client.get("/workspace/queue")   # a person clicking does
+    client.get("/workspace/queue")  # a person clicking does
     with world.db() as db:
         assert db.scalar(select(UserSession.expires_at)) > before
 
@@ -275,41 +309,58 @@ def _flow(world):
     with world.db() as db:
         assert holding_case(db, world.get(Case, case_id).contact_id) is not None
 
-    r = client.post(f"/workspace/cases/{case_id}/reply",
-                    data={"csrf": csrf, "text": "مرحبا، أنا أمل. كيف يمكنني مساعدتك؟"})
+    r = client.post(
+        f"/workspace/cases/{case_id}/reply",
+        data={"csrf": csrf, "text": "مرحبا، أنا أمل. كيف يمكنني مساعدتك؟"},
+    )
     assert r.status_code == 303
-    r = client.post(f"/workspace/cases/{case_id}/note",
-                    data={"csrf": csrf, "text": "asked about krisecenter"})
+    r = client.post(
+        f"/workspace/cases/{case_id}/note", data={"csrf": csrf, "text": "asked about krisecenter"}
+    )
     assert r.status_code == 303
     contact_id = world.get(Case, case_id).contact_id
     with world.db() as db:
-        out = db.scalars(select(Message).where(Message.contact_id == contact_id,
-                                               Message.direction == "out")).all()
+        out = db.scalars(
+            select(Message).where(Message.contact_id == contact_id, Message.direction == "out")
+        ).all()
     assert [(m.kind, m.status, m.language, m.text) for m in out] == [
-        ("counsellor", "queued", "ar", "مرحبا، أنا أمل. كيف يمكنني مساعدتك؟")]
+        ("counsellor", "queued", "ar", "مرحبا، أنا أمل. كيف يمكنني مساعدتك؟")
+    ]
     assert world.count(CaseNote, CaseNote.case_id == case_id) == 1
     case = world.get(Case, case_id)
     assert case.status == "active" and case.first_reply_at is not None
 
-    r = client.post(f"/workspace/cases/{case_id}/resolve",
-                    data={"csrf": csrf, "outcome": "referred", "referred_service": "Lev Uden Vold"})
+    r = client.post(
+        f"/workspace/cases/{case_id}/resolve",
+        data={"csrf": csrf, "outcome": "referred", "referred_service": "Lev Uden Vold"},
+    )
     assert r.status_code == 303
     case = world.get(Case, case_id)
-    assert (case.status, case.outcome, case.referred_service) == ("resolved", "referred",
-                                                                  "Lev Uden Vold")
+    assert (case.status, case.outcome, case.referred_service) == (
+        "resolved",
+        "referred",
+        "Lev Uden Vold",
+    )
     with world.db() as db:
-        last = db.scalars(select(Message).where(Message.contact_id == contact_id)
-                          .order_by(Message.id.desc())).first()
+        last = db.scalars(
+            select(Message).where(Message.contact_id == contact_id).order_by(Message.id.desc())
+        ).first()
         assert holding_case(db, contact_id) is None, "the bot answers her again"
     assert (last.kind, last.status) == ("notice", "queued")
     assert last.text == ws_cases.resolved_text("ar") and last.text.strip()
     with world.db() as db:
-        actions = db.execute(select(AuditLog.username, AuditLog.action, AuditLog.case_id)
-                             .where(AuditLog.case_id == case_id).order_by(AuditLog.id)).all()
+        actions = db.execute(
+            select(AuditLog.username, AuditLog.action, AuditLog.case_id)
+            .where(AuditLog.case_id == case_id)
+            .order_by(AuditLog.id)
+        ).all()
     assert [tuple(a) for a in actions] == [
-        ("amal", "claim", case_id), ("amal", "open", case_id), ("amal", "reply", case_id),
+        ("amal", "claim", case_id),
+        ("amal", "open", case_id),
+        ("amal", "reply", case_id),
         ("amal", "note", case_id),
-        ("amal", "resolve", case_id)]
+        ("amal", "resolve", case_id),
+    ]
 
 
 def test_claim_reply_note_resolve_through_the_pages(world):
@@ -339,9 +390,14 @@ def test_the_queue_shows_when_she_waits_for_her_counsellors_answer(world):
     client.post(f"/workspace/cases/{case_id}/reply", data={"csrf": csrf, "text": "Hello"})
     assert row()["unanswered_minutes"] is None
     with world.db() as db:
-        db.add(Message(contact_id=world.get(Case, case_id).contact_id, direction="in",
-                       text="are you there?",
-                       created_at=datetime.now(timezone.utc) - timedelta(minutes=12)))
+        db.add(
+            Message(
+                contact_id=world.get(Case, case_id).contact_id,
+                direction="in",
+                text="are you there?",
+                created_at=datetime.now(UTC) - timedelta(minutes=12),
+            )
+        )
         db.commit()
     assert row()["unanswered_minutes"] == 12
     assert "she waits for an answer: 12 min" in client.get("/workspace/queue").text
@@ -378,8 +434,13 @@ def test_her_words_are_shown_as_text_never_as_markup(world):
     world.user("amal")
     case_id = world.case()
     with world.db() as db:
-        db.add(Message(contact_id=world.get(Case, case_id).contact_id, direction="in",
-                       text='<img src=x onerror="alert(1)"><script>alert(2)</script>'))
+        db.add(
+            Message(
+                contact_id=world.get(Case, case_id).contact_id,
+                direction="in",
+                text='<img src=x onerror="alert(1)"><script>alert(2)</script>',
+            )
+        )
         db.commit()
     client, _ = world.login("amal")
     page = client.get(f"/workspace/cases/{case_id}").text
@@ -394,8 +455,10 @@ def test_deactivating_a_counsellor_puts_her_cases_back_in_the_queue(world):
     client, csrf = world.login("amal")
     client.post(f"/workspace/cases/{case_id}/claim", data={"csrf": csrf})
     admin, admin_csrf = world.login("root")
-    r = admin.post(f"/workspace/admin/users/{amal}", data={"csrf": admin_csrf,
-                                                           "role": "counsellor", "lang_ar": "1"})
+    r = admin.post(
+        f"/workspace/admin/users/{amal}",
+        data={"csrf": admin_csrf, "role": "counsellor", "lang_ar": "1"},
+    )
     assert r.status_code == 303
     case = world.get(Case, case_id)
     assert (case.status, case.assigned_to) == ("waiting", None)
@@ -409,7 +472,7 @@ def test_the_chores_release_idle_claims_and_escalate_long_waits(world):
     old, claimed = world.case(), world.case()
     client, csrf = world.login("amal")
     client.post(f"/workspace/cases/{claimed}/claim", data={"csrf": csrf})
-    long_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
     with world.db() as db:
         db.get(Case, old).waiting_since = long_ago
         db.get(Case, claimed).assigned_at = long_ago
@@ -426,8 +489,9 @@ def test_canned_replies_in_her_language_are_offered_in_the_reply_box(world):
     case_id = world.case("ar")
     client, csrf = world.login("amal")
     for lang, title, text in (("ar", "Greeting", "مرحبا"), ("so", "Salaan", "Soo dhawoow")):
-        r = client.post("/workspace/canned", data={"csrf": csrf, "language": lang,
-                                                   "title": title, "text": text})
+        r = client.post(
+            "/workspace/canned", data={"csrf": csrf, "language": lang, "title": title, "text": text}
+        )
         assert r.status_code == 303
     client.post(f"/workspace/cases/{case_id}/claim", data={"csrf": csrf})
     page = client.get(f"/workspace/cases/{case_id}").text
@@ -440,8 +504,10 @@ def test_transfer_to_another_language_moves_it_to_that_queue(world):
     case_id = world.case("ar")
     client, csrf = world.login("amal")
     client.post(f"/workspace/cases/{case_id}/claim", data={"csrf": csrf})
-    r = client.post(f"/workspace/cases/{case_id}/transfer",
-                    data={"csrf": csrf, "to_user": "", "to_language": "fa"})
+    r = client.post(
+        f"/workspace/cases/{case_id}/transfer",
+        data={"csrf": csrf, "to_user": "", "to_language": "fa"},
+    )
     assert r.status_code == 303
     farsi, _ = world.login("parisa")
     assert [c["id"] for c in farsi.get("/workspace/queue.json").json()["cases"]] == [case_id]
@@ -450,20 +516,33 @@ def test_transfer_to_another_language_moves_it_to_that_queue(world):
 def test_admin_manages_counsellors_and_opening_hours(world):
     world.user("root", role="admin")
     client, csrf = world.login("root")
-    r = client.post("/workspace/admin/users", data={
-        "csrf": csrf, "username": "sahra", "password": PASSWORD, "role": "counsellor",
-        "lang_so": "1", "lang_en": "1", "topic_violence": "1", "is_woman": "yes"})
+    r = client.post(
+        "/workspace/admin/users",
+        data={
+            "csrf": csrf,
+            "username": "sahra",
+            "password": PASSWORD,
+            "role": "counsellor",
+            "lang_so": "1",
+            "lang_en": "1",
+            "topic_violence": "1",
+            "is_woman": "yes",
+        },
+    )
     assert r.status_code == 303
     with world.db() as db:
         sahra = db.scalar(select(User).where(User.username == "sahra"))
     assert (sahra.languages, sahra.topics, sahra.is_woman) == ("en,so", "violence", True)
-    r = client.post(f"/workspace/admin/users/{sahra.id}", data={
-        "csrf": csrf, "role": "counsellor", "lang_ti": "1", "active": ""})
+    r = client.post(
+        f"/workspace/admin/users/{sahra.id}",
+        data={"csrf": csrf, "role": "counsellor", "lang_ti": "1", "active": ""},
+    )
     assert r.status_code == 303
     sahra = world.get(User, sahra.id)
     assert (sahra.languages, sahra.active) == ("ti", False)
-    r = client.post("/workspace/admin/hours", data={"csrf": csrf, "opens_0": "09:00",
-                                                    "closes_0": "16:00"})
+    r = client.post(
+        "/workspace/admin/hours", data={"csrf": csrf, "opens_0": "09:00", "closes_0": "16:00"}
+    )
     assert r.status_code == 303
     assert world.count(OpeningHours, OpeningHours.weekday == 0) == 1
     r = client.post("/workspace/admin/hours", data={"csrf": csrf, "opens_1": "9"})
@@ -472,25 +551,41 @@ def test_admin_manages_counsellors_and_opening_hours(world):
     assert "sahra" in page and 'value="09:00"' in page
     # the new account can log in only while active
     c = world.browser()
-    r = c.post("/workspace/login", data={"username": "sahra", "password": PASSWORD,
-                                         "csrf": login_csrf(c)})
+    r = c.post(
+        "/workspace/login", data={"username": "sahra", "password": PASSWORD, "csrf": login_csrf(c)}
+    )
     assert r.status_code == 401
 
 
 def test_erasing_her_data_in_the_chat_removes_her_case_from_the_workspace(world):
     world.user("amal")
-    r = httpx.post(f"{world.url}/webhooks/rest/webhook",
-                   json={"sender": "fatima", "message": "hello"}, timeout=10)
+    r = httpx.post(
+        f"{world.url}/webhooks/rest/webhook",
+        json={"sender": "fatima", "message": "hello"},
+        timeout=10,
+    )
     assert r.status_code == 200
     with world.db() as db:
         contact = db.scalar(select(Contact).where(Contact.channel == "rest"))
-        case_id = create_case(db, contact, topic="health", language="en", priority="normal",
-                              woman_counsellor=None, contact_later=False).case_id
+        case_id = create_case(
+            db,
+            contact,
+            topic="health",
+            language="en",
+            priority="normal",
+            woman_counsellor=None,
+            contact_later=False,
+        ).case_id
         db.commit()
-    world.rasa.replies = [{"recipient_id": "x", "custom": {"erase": True}},
-                          {"recipient_id": "x", "text": "Deleted."}]
-    httpx.post(f"{world.url}/webhooks/rest/webhook",
-               json={"sender": "fatima", "message": "delete my data"}, timeout=10)
+    world.rasa.replies = [
+        {"recipient_id": "x", "custom": {"directive": {"kind": "erase"}}},
+        {"recipient_id": "x", "text": "Deleted."},
+    ]
+    httpx.post(
+        f"{world.url}/webhooks/rest/webhook",
+        json={"sender": "fatima", "message": "delete my data"},
+        timeout=10,
+    )
     assert world.get(Case, case_id) is None
     client, _ = world.login("amal")
     assert client.get(f"/workspace/cases/{case_id}").status_code == 404
@@ -516,8 +611,7 @@ def test_api_refuses_without_a_valid_token(world):
         for row in db.scalars(select(ApiToken)):
             row.revoked = True
         db.commit()
-    assert api.get("/api/v1/queue",
-                   headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert api.get("/api/v1/queue", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     client, _ = world.login("amal")
     assert client.get("/api/v1/queue").status_code == 401, "a browser session is not a token"
 
@@ -526,8 +620,9 @@ def test_api_claim_read_reply_note_transfer_resolve(world):
     world.user("amal", languages="ar")
     world.user("huda", languages="ar")
     first, second = world.case("ar", priority="normal"), world.case("ar", priority="emergency")
-    api = httpx.Client(base_url=world.url, timeout=10,
-                       headers={"Authorization": f"Bearer {_token(world, 'amal')}"})
+    api = httpx.Client(
+        base_url=world.url, timeout=10, headers={"Authorization": f"Bearer {_token(world, 'amal')}"}
+    )
     queue = api.get("/api/v1/queue", params={"language": "ar"}).json()["cases"]
     assert [c["id"] for c in queue] == [second, first], "emergency first"
     claimed = api.post("/api/v1/queue/claim").json()
@@ -545,8 +640,9 @@ def test_api_claim_read_reply_note_transfer_resolve(world):
     assert r.status_code == 201
     detail = api.get(f"/api/v1/cases/{second}").json()
     assert [n["text"] for n in detail["notes"]] == ["call Tuesday"]
-    assert [m["kind"] for m in detail["transcript"]] == ["text", "counsellor"], \
+    assert [m["kind"] for m in detail["transcript"]] == ["text", "counsellor"], (
         "the note is not in her transcript"
+    )
 
     r = api.post(f"/api/v1/cases/{first}/transfer", json={"to_user": "huda"})
     assert r.status_code == 200 and world.get(Case, first).assigned_to is not None
@@ -567,13 +663,13 @@ def test_api_docs_are_served(world):
 def test_admin_creates_a_token_shown_once_and_revokes_it(world):
     root = world.user("root", role="admin", languages="ar")
     client, csrf = world.login("root")
-    page = client.post("/workspace/admin/tokens", data={"csrf": csrf, "user_id": str(root),
-                                                        "name": "our CRM"})
+    page = client.post(
+        "/workspace/admin/tokens", data={"csrf": csrf, "user_id": str(root), "name": "our CRM"}
+    )
     assert page.status_code == 200
     token = re.search(r"(wsk_[A-Za-z0-9_-]+)", page.text).group(1)
     assert token not in client.get("/workspace/admin").text, "shown once only"
-    api = httpx.Client(base_url=world.url, timeout=10,
-                       headers={"Authorization": f"Bearer {token}"})
+    api = httpx.Client(base_url=world.url, timeout=10, headers={"Authorization": f"Bearer {token}"})
     assert api.get("/api/v1/queue").status_code == 200
     with world.db() as db:
         token_id = db.scalar(select(ApiToken.id))

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
-from bot import texts
-from bot.app import create_app
-from bot.models import Message
 from bot.settings import Settings
+from bot.storage.models import Message
+from common import texts
+from gateway.app import create_app
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.servers import serve
@@ -30,8 +30,9 @@ class Env:
 
     def post(self, update: dict, secret: str | None = SECRET, **kw):
         headers = {"x-telegram-bot-api-secret-token": secret} if secret is not None else {}
-        return httpx.post(f"{self.url}/webhooks/telegram", json=update, headers=headers,
-                          timeout=10, **kw)
+        return httpx.post(
+            f"{self.url}/webhooks/telegram", json=update, headers=headers, timeout=10, **kw
+        )
 
     def rows(self, *where):
         engine = create_engine(self.db_url)
@@ -42,18 +43,25 @@ class Env:
 
 
 def _settings(rasa_url, action_url, db_url, tg_url, **extra):
-    values = dict(hash_key="test-key", database_url=db_url, rasa_url=rasa_url,
-                  action_server_url=action_url, rasa_timeout_s=5, telegram_mode="webhook",
-                  telegram_token="123456:TEST-token", telegram_secret=SECRET,
-                  telegram_api_url=tg_url, delivery_backoff_s=0.2)
+    values = dict(
+        hash_key="test-key",
+        database_url=db_url,
+        rasa_url=rasa_url,
+        action_server_url=action_url,
+        rasa_timeout_s=5,
+        telegram_mode="webhook",
+        telegram_token="123456:TEST-token",
+        telegram_secret=SECRET,
+        telegram_api_url=tg_url,
+        delivery_backoff_s=0.2,
+    )
     values.update(extra)
     return Settings(**values)
 
 
 def _env(db_url):
     rasa, actions, tg = FakeRasa(), FakeActions(), FakeTelegram()
-    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, \
-            serve(tg.app) as tg_url:
+    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, serve(tg.app) as tg_url:
         app = create_app(_settings(rasa_url, action_url, db_url, tg_url))
         with serve(app) as url:
             yield Env(url, app, rasa, tg, db_url)
@@ -77,8 +85,10 @@ def test_a_question_is_answered_in_her_chat_with_html_escaped(env):
     assert sent[0]["parse_mode"] == "HTML"
     assert sent[0]["text"] == "Ring 1888 &lt;døgnåben&gt; &amp; gratis"
     assert env.rasa.received[-1]["metadata"]["language"] == "da"
-    out = wait_for(lambda: [m for m in env.rows(Message.direction == "out")
-                            if m.status == "sent"], what="the reply marked sent")
+    out = wait_for(
+        lambda: [m for m in env.rows(Message.direction == "out") if m.status == "sent"],
+        what="the reply marked sent",
+    )
     assert out[0].external_id == f"tg:{sent[0]['message_id']}"
 
 
@@ -87,8 +97,11 @@ def test_her_chat_id_is_stored_only_as_a_hash_and_encrypted_address(env):
     wait_for(lambda: env.tg.chat(987654321))
     engine = create_engine(env.db_url)
     with engine.connect() as conn:
-        dump = "\n".join(str(row) for table in ("contacts", "messages")
-                         for row in conn.exec_driver_sql(f"select * from {table}"))
+        dump = "\n".join(
+            str(row)
+            for table in ("contacts", "messages")
+            for row in conn.exec_driver_sql(f"select * from {table}")
+        )
     engine.dispose()
     assert "987654321" not in dump
 
@@ -100,17 +113,23 @@ def test_an_update_without_the_secret_token_is_refused_and_not_stored(env, secre
     assert env.rows() == [] and env.rasa.received == []
 
 
-@pytest.mark.parametrize("body, status", [
-    (b"{not json", 400),
-    (b'{"message": {"text": "no update_id"}}', 400),
-    (b'[1, 2, 3]', 400),
-    (b'{"update_id": 5, "message": {"message_id": "x"}}', 400),
-    (b'{"update_id": 6, "message": {"text": "' + b"x" * 1_100_000 + b'"}}', 413),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"{not json", 400),
+        (b'{"message": {"text": "no update_id"}}', 400),
+        (b"[1, 2, 3]", 400),
+        (b'{"update_id": 5, "message": {"message_id": "x"}}', 400),
+        (b'{"update_id": 6, "message": {"text": "' + b"x" * 1_100_000 + b'"}}', 413),
+    ],
+)
 def test_malformed_and_oversized_updates_get_a_clear_status(env, body, status):
-    r = httpx.post(f"{env.url}/webhooks/telegram", content=body, timeout=10,
-                   headers={"x-telegram-bot-api-secret-token": SECRET,
-                            "content-type": "application/json"})
+    r = httpx.post(
+        f"{env.url}/webhooks/telegram",
+        content=body,
+        timeout=10,
+        headers={"x-telegram-bot-api-secret-token": SECRET, "content-type": "application/json"},
+    )
     assert r.status_code == status
     assert "error" in r.json()
 
@@ -128,16 +147,21 @@ def test_a_redelivered_update_is_processed_once(env):
 def test_replies_arrive_in_the_order_of_her_messages(env):
     for i in range(5):
         env.post(env.tg.text_update(1004, f"message number {i}"))
-    sent = wait_for(lambda: len(env.tg.chat(1004)) == 5 and env.tg.chat(1004),
-                    what="five replies")
+    sent = wait_for(lambda: len(env.tg.chat(1004)) == 5 and env.tg.chat(1004), what="five replies")
     assert [m["text"] for m in sent] == [f"echo: message number {i}" for i in range(5)]
 
 
 def test_buttons_become_an_inline_keyboard_and_a_press_reaches_rasa(env):
     payload = '/ask_question{"entry_id": "health.free-health-check-for-refugees-long-id"}'
-    env.rasa.replies = [{"text": "Which one do you mean?",
-                         "buttons": [{"title": "Health check", "payload": payload},
-                                     {"title": "GP", "payload": "/ask_question"}]}]
+    env.rasa.replies = [
+        {
+            "text": "Which one do you mean?",
+            "buttons": [
+                {"title": "Health check", "payload": payload},
+                {"title": "GP", "payload": "/ask_question"},
+            ],
+        }
+    ]
     env.post(env.tg.text_update(1005, "health check?"))
     sent = wait_for(lambda: env.tg.chat(1005))[0]
     keyboard = sent["reply_markup"]["inline_keyboard"]
@@ -157,7 +181,8 @@ def test_a_forged_button_of_another_womans_message_is_ignored(env):
     env.rasa.replies = [{"text": "Choose", "buttons": [{"title": "A", "payload": "/secret"}]}]
     env.post(env.tg.text_update(1006, "hi"))
     data = wait_for(lambda: env.tg.chat(1006))[0]["reply_markup"]["inline_keyboard"][0][0][
-        "callback_data"]
+        "callback_data"
+    ]
     before = len(env.rasa.received)
     env.post(env.tg.callback_update(2006, data))  # another chat presses 1006's button
     time.sleep(0.5)
@@ -169,14 +194,16 @@ def test_start_in_an_unknown_language_shows_the_language_menu(env):
     env.post(env.tg.text_update(1007, "/start"))
     sent = wait_for(lambda: env.tg.chat(1007))[0]
     menu = texts.response("utter_ask_language", None)
-    assert [row[0]["text"] for row in sent["reply_markup"]["inline_keyboard"]] == \
-        [b["title"] for b in menu["buttons"]]
+    assert [row[0]["text"] for row in sent["reply_markup"]["inline_keyboard"]] == [
+        b["title"] for b in menu["buttons"]
+    ]
     assert env.rasa.received == []
 
 
-@pytest.mark.parametrize("command, intent", [("/human", "/request_human"),
-                                             ("/delete", "/delete_data"),
-                                             ("/help@orientation_bot", "/help")])
+@pytest.mark.parametrize(
+    "command, intent",
+    [("/human", "/request_human"), ("/delete", "/delete_data"), ("/help@orientation_bot", "/help")],
+)
 def test_commands_reach_rasa_as_intents(env, command, intent):
     env.post(env.tg.text_update(1008, "hej, jeg har et spørgsmål"))
     wait_for(lambda: env.tg.chat(1008))
@@ -206,8 +233,7 @@ def test_a_long_answer_is_split_at_sentence_ends_under_telegrams_limit(env):
 
 
 def test_group_chats_are_not_served(env):
-    assert env.post(env.tg.text_update(-100123, "hello", chat_type="supergroup")
-                    ).status_code == 200
+    assert env.post(env.tg.text_update(-100123, "hello", chat_type="supergroup")).status_code == 200
     time.sleep(0.3)
     assert env.rows() == [] and env.tg.sent == []
 
@@ -216,8 +242,9 @@ def test_rate_limited_send_is_retried_after_telegrams_wait(env):
     env.tg.fail_next = [(429, "Too Many Requests: retry after 1", 1)]
     env.post(env.tg.text_update(1011, "hello"))
     wait_for(lambda: env.tg.chat(1011), timeout=10)
-    sent = wait_for(lambda: [m for m in env.rows(Message.direction == "out")
-                             if m.status == "sent"])[0]
+    sent = wait_for(
+        lambda: [m for m in env.rows(Message.direction == "out") if m.status == "sent"]
+    )[0]
     assert sent.attempts == 2
 
 
@@ -227,16 +254,18 @@ def test_telegram_outage_is_retried_with_backoff_and_nothing_is_lost(env):
     env.post(env.tg.text_update(1012, "second"))
     sent = wait_for(lambda: len(env.tg.chat(1012)) == 2 and env.tg.chat(1012), timeout=15)
     assert [m["text"] for m in sent] == ["echo: first", "echo: second"]
-    first = wait_for(lambda: [m for m in env.rows(Message.direction == "out")
-                              if m.status == "sent"])[0]
+    first = wait_for(
+        lambda: [m for m in env.rows(Message.direction == "out") if m.status == "sent"]
+    )[0]
     assert first.attempts == 4 and first.last_error is None
 
 
 def test_a_blocked_bot_is_recorded_as_failed_not_retried_forever(env):
     env.tg.fail_next = [(403, "Forbidden: bot was blocked by the user", None)]
     env.post(env.tg.text_update(1013, "hello"))
-    failed = wait_for(lambda: [m for m in env.rows(Message.direction == "out")
-                               if m.status == "failed"])
+    failed = wait_for(
+        lambda: [m for m in env.rows(Message.direction == "out") if m.status == "failed"]
+    )
     assert "blocked" in failed[0].last_error
     time.sleep(0.5)
     assert env.tg.chat(1013) == []
@@ -248,8 +277,11 @@ def test_rasa_outage_gives_a_safe_reply_and_the_answer_follows_later(env):
     first = wait_for(lambda: env.tg.chat(1014))
     assert first[0]["text"] == texts.text("utter_service_down", "da")
     env.rasa.mode = "ok"
-    later = wait_for(lambda: len(env.tg.chat(1014)) == 2 and env.tg.chat(1014), timeout=15,
-                     what="the retry worker's answer")
+    later = wait_for(
+        lambda: len(env.tg.chat(1014)) == 2 and env.tg.chat(1014),
+        timeout=15,
+        what="the retry worker's answer",
+    )
     assert later[1]["text"] == "echo: Hvor kan jeg lære dansk?"
 
 
@@ -262,7 +294,8 @@ def test_danger_gets_emergency_numbers_first_even_when_rasa_is_down(env):
 
 def test_database_outage_still_answers_safely_and_asks_telegram_to_redeliver(env):
     env.app.state.pipeline.sessions = sessionmaker(
-        create_engine("sqlite:////nonexistent-dir/bot.db"))
+        create_engine("sqlite:////nonexistent-dir/bot.db")
+    )
     r = env.post(env.tg.text_update(1016, "he is going to kill me"))
     assert r.status_code == 503, "Telegram must deliver the update again"
     sent = wait_for(lambda: len(env.tg.chat(1016)) == 2 and env.tg.chat(1016))
@@ -272,10 +305,10 @@ def test_database_outage_still_answers_safely_and_asks_telegram_to_redeliver(env
 
 def test_webhook_is_registered_with_the_secret_and_removed_on_shutdown(sqlite_url):
     rasa, actions, tg = FakeRasa(), FakeActions(), FakeTelegram()
-    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, \
-            serve(tg.app) as tg_url:
-        settings = _settings(rasa_url, action_url, sqlite_url, tg_url,
-                             telegram_webhook_url="https://bot.example.org")
+    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, serve(tg.app) as tg_url:
+        settings = _settings(
+            rasa_url, action_url, sqlite_url, tg_url, telegram_webhook_url="https://bot.example.org"
+        )
         with serve(create_app(settings)):
             assert tg.webhook["url"] == "https://bot.example.org/webhooks/telegram"
             assert tg.webhook["secret_token"] == SECRET
@@ -284,8 +317,7 @@ def test_webhook_is_registered_with_the_secret_and_removed_on_shutdown(sqlite_ur
 
 def test_polling_mode_answers_without_a_public_address(sqlite_url):
     rasa, actions, tg = FakeRasa(), FakeActions(), FakeTelegram()
-    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, \
-            serve(tg.app) as tg_url:
+    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, serve(tg.app) as tg_url:
         settings = _settings(rasa_url, action_url, sqlite_url, tg_url, telegram_mode="polling")
         with serve(create_app(settings)) as url:
             tg.updates.append(tg.text_update(1017, "hello from polling"))
@@ -293,8 +325,11 @@ def test_polling_mode_answers_without_a_public_address(sqlite_url):
             sent = wait_for(lambda: len(tg.chat(1017)) == 2 and tg.chat(1017))
             assert [m["text"] for m in sent] == ["echo: hello from polling", "echo: and again"]
             # the webhook endpoint is closed in polling mode
-            r = httpx.post(f"{url}/webhooks/telegram", json=tg.text_update(1017, "x"),
-                           headers={"x-telegram-bot-api-secret-token": SECRET})
+            r = httpx.post(
+                f"{url}/webhooks/telegram",
+                json=tg.text_update(1017, "x"),
+                headers={"x-telegram-bot-api-secret-token": SECRET},
+            )
             assert r.status_code == 404
         wait_for(lambda: tg.updates == [], what="confirmed updates forgotten")
 
@@ -307,7 +342,11 @@ def test_on_postgresql_a_conversation_is_answered_in_order(pg_env):
     env.post(env.tg.text_update(1020, "second question"))
     wait_for(lambda: len(env.tg.chat(1020)) >= 2)
     time.sleep(0.5)  # a duplicate would arrive now
-    assert [m["text"] for m in env.tg.chat(1020)] == ["echo: first question",
-                                                      "echo: second question"]
-    wait_for(lambda: [m.status for m in env.rows(Message.direction == "out")]
-             == ["sent", "sent"], what="both replies recorded as sent")
+    assert [m["text"] for m in env.tg.chat(1020)] == [
+        "echo: first question",
+        "echo: second question",
+    ]
+    wait_for(
+        lambda: [m.status for m in env.rows(Message.direction == "out")] == ["sent", "sent"],
+        what="both replies recorded as sent",
+    )

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import sessionmaker
 
-from bot import texts
-from bot.app import create_app
-from bot.models import Contact, Message, utcnow
-from bot.outbox import Reply, enqueue
+from bot.core.outbox import Reply, enqueue
 from bot.settings import Settings
+from bot.storage.models import Contact, Message, utcnow
+from common import texts
+from gateway.app import create_app
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.fake_whatsapp import PHONE_NUMBER_ID, VERSION, FakeWhatsApp
 from tests.support.servers import serve
@@ -34,33 +34,42 @@ class Env:
 
     def notify(self, notification: dict):
         body, headers = self.wa.signed(notification)
-        return httpx.post(f"{self.url}/webhooks/whatsapp", content=body, headers=headers,
-                          timeout=10)
+        return httpx.post(
+            f"{self.url}/webhooks/whatsapp", content=body, headers=headers, timeout=10
+        )
 
     def session(self):
         return sessionmaker(create_engine(self.db_url), expire_on_commit=False)()
 
     def outbound(self):
         with self.session() as db:
-            return db.scalars(select(Message).where(Message.direction == "out")
-                              .order_by(Message.id)).all()
+            return db.scalars(
+                select(Message).where(Message.direction == "out").order_by(Message.id)
+            ).all()
 
 
 def _settings(rasa_url, action_url, db_url, wa_url, **extra):
-    values = dict(hash_key="test-key", database_url=db_url, rasa_url=rasa_url,
-                  action_server_url=action_url, rasa_timeout_s=5,
-                  whatsapp_token="EAAG-test-token", whatsapp_phone_number_id=PHONE_NUMBER_ID,
-                  whatsapp_app_secret="app-secret", whatsapp_verify_token=VERIFY,
-                  whatsapp_api_url=wa_url, whatsapp_api_version=VERSION,
-                  delivery_backoff_s=0.2)
+    values = dict(
+        hash_key="test-key",
+        database_url=db_url,
+        rasa_url=rasa_url,
+        action_server_url=action_url,
+        rasa_timeout_s=5,
+        whatsapp_token="EAAG-test-token",
+        whatsapp_phone_number_id=PHONE_NUMBER_ID,
+        whatsapp_app_secret="app-secret",
+        whatsapp_verify_token=VERIFY,
+        whatsapp_api_url=wa_url,
+        whatsapp_api_version=VERSION,
+        delivery_backoff_s=0.2,
+    )
     values.update(extra)
     return Settings(**values)
 
 
 def _env(sqlite_url, **extra):
     rasa, actions, wa = FakeRasa(), FakeActions(), FakeWhatsApp()
-    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, \
-            serve(wa.app) as wa_url:
+    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, serve(wa.app) as wa_url:
         app = create_app(_settings(rasa_url, action_url, sqlite_url, wa_url, **extra))
         with serve(app) as url:
             yield Env(url, app, rasa, wa, sqlite_url)
@@ -77,11 +86,15 @@ def env_with_template(sqlite_url):
 
 
 def test_the_verification_handshake_echoes_the_challenge_only_with_the_right_token(env):
-    ok = httpx.get(f"{env.url}/webhooks/whatsapp", params={
-        "hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"})
+    ok = httpx.get(
+        f"{env.url}/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"},
+    )
     assert ok.status_code == 200 and ok.text == "1158201444"
-    bad = httpx.get(f"{env.url}/webhooks/whatsapp", params={
-        "hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"})
+    bad = httpx.get(
+        f"{env.url}/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"},
+    )
     assert bad.status_code == 403
 
 
@@ -95,11 +108,14 @@ def test_an_arabic_question_is_answered_in_her_chat(env):
     assert out[0].external_id == sent[0]["id"]
 
 
-@pytest.mark.parametrize("headers", [
-    {"content-type": "application/json"},
-    {"content-type": "application/json", "x-hub-signature-256": "sha256=" + "0" * 64},
-    {"content-type": "application/json", "x-hub-signature-256": "md5=abc"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"content-type": "application/json"},
+        {"content-type": "application/json", "x-hub-signature-256": "sha256=" + "0" * 64},
+        {"content-type": "application/json", "x-hub-signature-256": "md5=abc"},
+    ],
+)
 def test_unsigned_or_forged_notifications_are_refused_and_not_stored(env, headers):
     body, _ = env.wa.signed(env.wa.text(WA, "hello"))
     r = httpx.post(f"{env.url}/webhooks/whatsapp", content=body, headers=headers)
@@ -109,24 +125,34 @@ def test_unsigned_or_forged_notifications_are_refused_and_not_stored(env, header
 
 def test_a_body_changed_after_signing_is_refused(env):
     body, headers = env.wa.signed(env.wa.text(WA, "hello"))
-    r = httpx.post(f"{env.url}/webhooks/whatsapp", headers=headers,
-                   content=body.replace(b"hello", b"HELLO"))
+    r = httpx.post(
+        f"{env.url}/webhooks/whatsapp", headers=headers, content=body.replace(b"hello", b"HELLO")
+    )
     assert r.status_code == 401
 
 
-@pytest.mark.parametrize("body, status", [
-    (b"{not json", 400),
-    (b'{"object": "page", "entry": []}', 400),
-    (b'[1]', 400),
-    (b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages",'
-     b' "value": {"metadata": {"phone_number_id": "' + PHONE_NUMBER_ID.encode() +
-     b'"}, "messages": [{"type": "text"}]}}]}]}', 400),
-    (b'{"object": "whatsapp_business_account", "pad": "' + b"x" * 1_100_000 + b'"}', 413),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"{not json", 400),
+        (b'{"object": "page", "entry": []}', 400),
+        (b"[1]", 400),
+        (
+            b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages",'
+            b' "value": {"metadata": {"phone_number_id": "'
+            + PHONE_NUMBER_ID.encode()
+            + b'"}, "messages": [{"type": "text"}]}}]}]}',
+            400,
+        ),
+        (b'{"object": "whatsapp_business_account", "pad": "' + b"x" * 1_100_000 + b'"}', 413),
+    ],
+)
 def test_malformed_and_oversized_notifications_get_a_clear_status(env, body, status):
-    r = httpx.post(f"{env.url}/webhooks/whatsapp", content=body,
-                   headers={"content-type": "application/json",
-                            "x-hub-signature-256": env.wa.sign(body)})
+    r = httpx.post(
+        f"{env.url}/webhooks/whatsapp",
+        content=body,
+        headers={"content-type": "application/json", "x-hub-signature-256": env.wa.sign(body)},
+    )
     assert r.status_code == status
     assert env.rasa.received == []
 
@@ -142,10 +168,16 @@ def test_a_replayed_notification_is_processed_once(env):
 
 def test_three_choices_are_reply_buttons_within_whatsapps_limits_and_a_tap_reaches_rasa(env):
     payload = '/ask_question{"entry_id": "health.gp"}'
-    env.rasa.replies = [{"text": "Hvad mener du?", "buttons": [
-        {"title": "Egen læge og sundhedskort", "payload": payload},
-        {"title": "Vagtlæge", "payload": "/ask_question"},
-        {"title": "Tolk", "payload": "/ask_question"}]}]
+    env.rasa.replies = [
+        {
+            "text": "Hvad mener du?",
+            "buttons": [
+                {"title": "Egen læge og sundhedskort", "payload": payload},
+                {"title": "Vagtlæge", "payload": "/ask_question"},
+                {"title": "Tolk", "payload": "/ask_question"},
+            ],
+        }
+    ]
     env.notify(env.wa.text(WA, "læge?"))
     sent = wait_for(lambda: env.wa.chat(WA))[0]
     assert sent["interactive"]["type"] == "button"
@@ -158,10 +190,21 @@ def test_three_choices_are_reply_buttons_within_whatsapps_limits_and_a_tap_reach
 
 
 def test_more_than_three_choices_become_a_list_message(env):
-    env.rasa.replies = [{"text": "Choose your language", "buttons": [
-        {"title": t, "payload": f"/choose_language{{\"language\": \"{c}\"}}"}
-        for t, c in [("English", "en"), ("Dansk", "da"), ("العربية", "ar"),
-                     ("Soomaali", "so"), ("Українська", "uk")]]}]
+    env.rasa.replies = [
+        {
+            "text": "Choose your language",
+            "buttons": [
+                {"title": t, "payload": f'/choose_language{{"language": "{c}"}}'}
+                for t, c in [
+                    ("English", "en"),
+                    ("Dansk", "da"),
+                    ("العربية", "ar"),
+                    ("Soomaali", "so"),
+                    ("Українська", "uk"),
+                ]
+            ],
+        }
+    ]
     env.notify(env.wa.text(WA, "hi"))
     sent = wait_for(lambda: env.wa.chat(WA))[0]
     assert sent["interactive"]["type"] == "list"
@@ -195,8 +238,9 @@ def test_a_failed_report_is_visible_with_its_reason(env):
     env.notify(env.wa.text(WA, "hello"))
     wamid = wait_for(lambda: env.wa.chat(WA))[0]["id"]
     wait_for(lambda: any(m.status == "sent" for m in env.outbound()))
-    env.notify(env.wa.status(wamid, WA, "failed",
-                             [{"code": 131026, "title": "Message undeliverable"}]))
+    env.notify(
+        env.wa.status(wamid, WA, "failed", [{"code": 131026, "title": "Message undeliverable"}])
+    )
     out = env.outbound()[0]
     assert out.status == "failed" and "131026" in out.last_error
 
@@ -223,8 +267,11 @@ def test_a_permanent_graph_error_is_recorded_not_retried(env):
 def test_a_voice_note_gets_a_kind_reply_and_is_not_sent_to_rasa(env):
     env.notify(env.wa.text(WA, "Salaan, su'aal baan qabaa"))
     wait_for(lambda: env.wa.chat(WA))
-    env.notify(env.wa.message(WA, {"id": "media-1", "mime_type": "audio/ogg; codecs=opus",
-                                   "voice": True}, "audio"))
+    env.notify(
+        env.wa.message(
+            WA, {"id": "media-1", "mime_type": "audio/ogg; codecs=opus", "voice": True}, "audio"
+        )
+    )
     sent = wait_for(lambda: len(env.wa.chat(WA)) == 2 and env.wa.chat(WA))
     assert sent[1]["text"]["body"] == texts.text("utter_unsupported_media", "so")
     assert len(env.rasa.received) == 1
@@ -253,8 +300,13 @@ def test_after_24_hours_a_reply_is_held_until_she_writes_again(env):
     assert held[0].text.startswith("Good morning")
     assert len(env.wa.chat(WA)) == 1, "nothing may be sent outside the window"
     env.notify(env.wa.text(WA, "hi, I am here"))
-    sent = wait_for(lambda: [m["text"]["body"] for m in env.wa.chat(WA)
-                             if m.get("type") == "text" and "Sara" in m["text"]["body"]])
+    sent = wait_for(
+        lambda: [
+            m["text"]["body"]
+            for m in env.wa.chat(WA)
+            if m.get("type") == "text" and "Sara" in m["text"]["body"]
+        ]
+    )
     assert sent == ["Good morning, I am Sara, a counsellor."]
 
 
@@ -272,7 +324,8 @@ def test_with_a_template_configured_she_is_told_once_that_a_reply_waits(env_with
 
 def test_database_outage_still_answers_safely_and_asks_meta_to_redeliver(env):
     env.app.state.pipeline.sessions = sessionmaker(
-        create_engine("sqlite:////nonexistent-dir/bot.db"))
+        create_engine("sqlite:////nonexistent-dir/bot.db")
+    )
     r = env.notify(env.wa.text(WA, "he is going to kill me"))
     assert r.status_code == 503
     sent = wait_for(lambda: len(env.wa.chat(WA)) == 2 and env.wa.chat(WA))

@@ -14,8 +14,8 @@ class FakeRasa:
 
     def __init__(self):
         self.received: list[dict] = []
-        self.mode = "ok"          # ok | error | empty | slow
-        self.delay_s = 0.0        # think time for every message (benchmarks)
+        self.mode = "ok"  # ok | error | empty | slow
+        self.delay_s = 0.0  # think time for every message (benchmarks)
         self.replies: list[dict] | None = None
         self.model_loaded = True
         self.replaced: list[str] = []
@@ -38,8 +38,9 @@ class FakeRasa:
                     return JSONResponse({"error": "boom"}, status_code=500)
                 if self.mode == "empty":
                     return []
-                return self.replies or [{"recipient_id": body["sender"],
-                                         "text": f"echo: {body['message']}"}]
+                return self.replies or [
+                    {"recipient_id": body["sender"], "text": f"echo: {body['message']}"}
+                ]
             finally:
                 self.active -= 1
 
@@ -69,4 +70,18 @@ class FakeActions:
             body = await request.json()
             if not self.up or body["next_action"] != "action_knowledge_status":
                 return JSONResponse({"error": "unavailable"}, status_code=500)
-            return {"events": [], "responses": [{"custom": {"entries": 3, "rows": 40}}]}
+            return {
+                "events": [],
+                "responses": [
+                    {
+                        "custom": {
+                            "directive": {
+                                "kind": "knowledge_status",
+                                "entries": 3,
+                                "rows": 40,
+                                "fingerprint": "fake",
+                            }
+                        }
+                    }
+                ],
+            }

@@ -15,8 +15,8 @@ import asyncio
 import itertools
 import json
 import time
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
-from datetime import datetime, timezone
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -26,18 +26,18 @@ BOT = User(id=7000001, is_bot=True, first_name="Orientation", username="orientat
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class FakeTelegram:
     def __init__(self, token: str = "123456:TEST-token"):
         self.token = token
-        self.sent: list[dict] = []             # sendMessage calls that succeeded
+        self.sent: list[dict] = []  # sendMessage calls that succeeded
         self.callback_answers: list[str] = []
         self.webhook: dict | None = None
         self.webhook_deleted = 0
         self.fail_next: list[tuple[int, str, int | None]] = []  # (code, description, retry_after)
-        self.updates: list[dict] = []          # for getUpdates
+        self.updates: list[dict] = []  # for getUpdates
         self.calls: list[str] = []
         self._message_ids = itertools.count(1)
         self._update_ids = itertools.count(500_000)
@@ -48,24 +48,43 @@ class FakeTelegram:
     def user(self, chat_id: int, language_code: str | None = None) -> User:
         return User(id=chat_id, is_bot=False, first_name="F", language_code=language_code)
 
-    def text_update(self, chat_id: int, text: str, language_code: str | None = None,
-                    chat_type: str = "private") -> dict:
-        message = Message(message_id=next(self._message_ids), date=_now(),
-                          chat=Chat(id=chat_id, type=chat_type),
-                          from_user=self.user(chat_id, language_code), text=text)
+    def text_update(
+        self, chat_id: int, text: str, language_code: str | None = None, chat_type: str = "private"
+    ) -> dict:
+        message = Message(
+            message_id=next(self._message_ids),
+            date=_now(),
+            chat=Chat(id=chat_id, type=chat_type),
+            from_user=self.user(chat_id, language_code),
+            text=text,
+        )
         return Update(update_id=next(self._update_ids), message=message).to_dict()
 
     def voice_update(self, chat_id: int) -> dict:
-        message = Message(message_id=next(self._message_ids), date=_now(),
-                          chat=Chat(id=chat_id, type="private"), from_user=self.user(chat_id),
-                          voice=Voice(file_id="AwACAgQ", file_unique_id="AgAD", duration=4))
+        message = Message(
+            message_id=next(self._message_ids),
+            date=_now(),
+            chat=Chat(id=chat_id, type="private"),
+            from_user=self.user(chat_id),
+            voice=Voice(file_id="AwACAgQ", file_unique_id="AgAD", duration=4),
+        )
         return Update(update_id=next(self._update_ids), message=message).to_dict()
 
     def callback_update(self, chat_id: int, data: str, on_message_id: int = 1) -> dict:
-        message = Message(message_id=on_message_id, date=_now(),
-                          chat=Chat(id=chat_id, type="private"), from_user=BOT, text="…")
-        query = CallbackQuery(id=str(next(self._update_ids)), from_user=self.user(chat_id),
-                              chat_instance="ci-1", message=message, data=data)
+        message = Message(
+            message_id=on_message_id,
+            date=_now(),
+            chat=Chat(id=chat_id, type="private"),
+            from_user=BOT,
+            text="…",
+        )
+        query = CallbackQuery(
+            id=str(next(self._update_ids)),
+            from_user=self.user(chat_id),
+            chat_instance="ci-1",
+            message=message,
+            data=data,
+        )
         return Update(update_id=next(self._update_ids), callback_query=query).to_dict()
 
     def chat(self, chat_id: int) -> list[dict]:
@@ -112,12 +131,22 @@ class FakeTelegram:
             for button in row:
                 if len(button.get("callback_data", "").encode()) > 64:
                     return self._error(400, "Bad Request: BUTTON_DATA_INVALID")
-        record = {"chat_id": int(params["chat_id"]), "text": text,
-                  "parse_mode": params.get("parse_mode"), "reply_markup": markup,
-                  "message_id": next(self._message_ids), "at": time.monotonic()}
+        record = {
+            "chat_id": int(params["chat_id"]),
+            "text": text,
+            "parse_mode": params.get("parse_mode"),
+            "reply_markup": markup,
+            "message_id": next(self._message_ids),
+            "at": time.monotonic(),
+        }
         self.sent.append(record)
-        message = Message(message_id=record["message_id"], date=_now(), from_user=BOT,
-                          chat=Chat(id=record["chat_id"], type="private"), text=text)
+        message = Message(
+            message_id=record["message_id"],
+            date=_now(),
+            from_user=BOT,
+            chat=Chat(id=record["chat_id"], type="private"),
+            text=text,
+        )
         return self._ok(message.to_dict())
 
     async def _answerCallbackQuery(self, params):
@@ -154,8 +183,7 @@ async def _params(request: Request) -> dict:
     params = {}
     for key, value in form.items():
         try:
-            params[key] = json.loads(value) if key in ("reply_markup", "allowed_updates") \
-                else value
+            params[key] = json.loads(value) if key in ("reply_markup", "allowed_updates") else value
         except ValueError:
             params[key] = value
     return params

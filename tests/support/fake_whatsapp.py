@@ -33,17 +33,25 @@ class FakeWhatsApp:
         self._ids = itertools.count(1)
         self._wamids = itertools.count(1)
         self.app = FastAPI()
-        self.app.add_api_route("/{version}/{phone_id}/messages", self._messages,
-                               methods=["POST"])
+        self.app.add_api_route("/{version}/{phone_id}/messages", self._messages, methods=["POST"])
 
     def chat(self, wa_id: str) -> list[dict]:
         return [m for m in self.sent if m["to"] == wa_id]
 
     @staticmethod
     def _error(status: int, code: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": {"message": message, "type": "OAuthException",
-                                       "code": code, "error_subcode": 2494010,
-                                       "fbtrace_id": "AbCdEf"}}, status_code=status)
+        return JSONResponse(
+            {
+                "error": {
+                    "message": message,
+                    "type": "OAuthException",
+                    "code": code,
+                    "error_subcode": 2494010,
+                    "fbtrace_id": "AbCdEf",
+                }
+            },
+            status_code=status,
+        )
 
     async def _messages(self, version: str, phone_id: str, request: Request):
         if request.headers.get("authorization") != f"Bearer {self.token}":
@@ -60,42 +68,76 @@ class FakeWhatsApp:
             return self._error(status, code, message)
         wamid = f"wamid.HBgL{next(self._wamids):06d}"
         self.sent.append({**body, "id": wamid, "at": time.monotonic()})
-        return {"messaging_product": "whatsapp",
-                "contacts": [{"input": body["to"], "wa_id": body["to"]}],
-                "messages": [{"id": wamid}]}
+        return {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+            "messages": [{"id": wamid}],
+        }
 
     # -- notifications, as Meta posts them ------------------------------------------------
     def _envelope(self, value: dict) -> dict:
-        return {"object": "whatsapp_business_account", "entry": [{
-            "id": "102290129340398",
-            "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": DISPLAY_NUMBER,
-                             "phone_number_id": PHONE_NUMBER_ID},
-                **value}}]}]}
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "102290129340398",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {
+                                    "display_phone_number": DISPLAY_NUMBER,
+                                    "phone_number_id": PHONE_NUMBER_ID,
+                                },
+                                **value,
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
 
     def message(self, wa_id: str, content: dict, kind: str) -> dict:
-        return self._envelope({
-            "contacts": [{"profile": {"name": "F"}, "wa_id": wa_id}],
-            "messages": [{"from": wa_id, "id": f"wamid.IN{next(self._ids):08d}",
-                          "timestamp": str(int(time.time())), "type": kind, kind: content}]})
+        return self._envelope(
+            {
+                "contacts": [{"profile": {"name": "F"}, "wa_id": wa_id}],
+                "messages": [
+                    {
+                        "from": wa_id,
+                        "id": f"wamid.IN{next(self._ids):08d}",
+                        "timestamp": str(int(time.time())),
+                        "type": kind,
+                        kind: content,
+                    }
+                ],
+            }
+        )
 
     def text(self, wa_id: str, body: str) -> dict:
         return self.message(wa_id, {"body": body}, "text")
 
     def button_reply(self, wa_id: str, button_id: str, title: str) -> dict:
-        return self.message(wa_id, {"type": "button_reply",
-                                    "button_reply": {"id": button_id, "title": title}},
-                            "interactive")
+        return self.message(
+            wa_id,
+            {"type": "button_reply", "button_reply": {"id": button_id, "title": title}},
+            "interactive",
+        )
 
     def list_reply(self, wa_id: str, row_id: str, title: str) -> dict:
-        return self.message(wa_id, {"type": "list_reply",
-                                    "list_reply": {"id": row_id, "title": title}},
-                            "interactive")
+        return self.message(
+            wa_id,
+            {"type": "list_reply", "list_reply": {"id": row_id, "title": title}},
+            "interactive",
+        )
 
     def status(self, wamid: str, wa_id: str, status: str, errors: list | None = None) -> dict:
-        item = {"id": wamid, "status": status, "timestamp": str(int(time.time())),
-                "recipient_id": wa_id}
+        item = {
+            "id": wamid,
+            "status": status,
+            "timestamp": str(int(time.time())),
+            "recipient_id": wa_id,
+        }
         if errors:
             item["errors"] = errors
         return self._envelope({"statuses": [item]})
@@ -124,8 +166,7 @@ def _check(body: dict) -> str | None:
             buttons = interactive["action"]["buttons"]
             if not 1 <= len(buttons) <= 3:
                 return "1 to 3 buttons"
-            if any(len(b["reply"]["title"]) > 20 or len(b["reply"]["id"]) > 256
-                   for b in buttons):
+            if any(len(b["reply"]["title"]) > 20 or len(b["reply"]["id"]) > 256 for b in buttons):
                 return "button title over 20 characters"
         elif interactive["type"] == "list":
             if len(interactive["action"]["button"]) > 20:

@@ -13,7 +13,8 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.texts import DOMAIN
+from common import contracts
+from common.texts import DOMAIN
 
 TRACKERS = Path(__file__).resolve().parent.parent / "data" / "trackers"
 
@@ -44,5 +45,8 @@ def slots_set(events: list[dict]) -> dict:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
-def payloads(messages: list[dict], key: str) -> list:
-    return [m["custom"][key] for m in messages if key in (m.get("custom") or {})]
+def payloads(messages: list[dict], kind: str) -> list[dict]:
+    """The directives of one kind the action sent the gateway (common/contracts.py), read
+    back the way the gateway reads them, as their fields without the kind."""
+    found = [contracts.from_custom(m.get("custom")) for m in messages]
+    return [d.model_dump(exclude={"kind"}) for d in found if d is not None and d.kind == kind]

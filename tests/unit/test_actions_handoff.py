@@ -1,12 +1,12 @@
 """action_create_referral and the handoff form's validator, on saved trackers: the request
-the gateway turns into a referral case (.helper-notes/contracts.md) carries what routing
+the gateway turns into a referral case (common/contracts.py Handoff) carries what routing
 needs, marks a conversation with danger as an emergency, and nothing is sent when she says no."""
 
 from __future__ import annotations
 
 import copy
 
-from bot.actions.handoff import ActionCreateReferral, ValidateHandoffForm
+from actions.handoff import ActionCreateReferral, ValidateHandoffForm
 from tests.unit.actions_support import payloads, run, slots_set, tracker_state
 
 FORM_SLOTS = {"handoff_topic", "handoff_woman", "handoff_contact", "handoff_confirm"}
@@ -14,9 +14,15 @@ FORM_SLOTS = {"handoff_topic", "handoff_woman", "handoff_contact", "handoff_conf
 
 def test_request_after_the_danger_offer_is_an_emergency_with_her_answers():
     messages, events = run(ActionCreateReferral(), "handoff_after_danger_ar")
-    assert payloads(messages, "handoff") == [{
-        "topic": "violence", "language": "ar", "priority": "emergency",
-        "woman_counsellor": True, "contact_later": False}]
+    assert payloads(messages, "handoff") == [
+        {
+            "topic": "violence",
+            "language": "ar",
+            "priority": "emergency",
+            "woman_counsellor": True,
+            "contact_later": False,
+        }
+    ]
 
 
 def test_the_action_itself_says_nothing_about_the_case():
@@ -28,9 +34,15 @@ def test_the_action_itself_says_nothing_about_the_case():
 def test_request_without_danger_in_this_session_is_normal_priority():
     # Danger in an earlier, expired session does not make today's question an emergency.
     messages, _ = run(ActionCreateReferral(), "handoff_residence_so")
-    assert payloads(messages, "handoff") == [{
-        "topic": "residence", "language": "so", "priority": "normal",
-        "woman_counsellor": False, "contact_later": True}]
+    assert payloads(messages, "handoff") == [
+        {
+            "topic": "residence",
+            "language": "so",
+            "priority": "normal",
+            "woman_counsellor": False,
+            "contact_later": True,
+        }
+    ]
 
 
 def test_no_at_the_confirmation_sends_nothing_and_says_so_kindly():
@@ -49,7 +61,7 @@ def test_a_failure_is_reported_to_the_gateway_not_swallowed():
     state = tracker_state("handoff_after_danger_ar")
     state["events"] = None  # a broken tracker: the action must fail loudly
     messages, _ = run(ActionCreateReferral(), state)
-    assert payloads(messages, "error") == ["action_failed"]
+    assert payloads(messages, "action_failed") == [{"action": "action_create_referral"}]
     assert payloads(messages, "handoff") == []
 
 
@@ -61,13 +73,21 @@ def _validate(state: dict) -> dict:
 def _form_state(slot: str, value) -> dict:
     state = copy.deepcopy(tracker_state("handoff_residence_so"))
     state["active_loop"] = {"name": "handoff_form"}
-    state["slots"].update({"handoff_topic": None, "handoff_woman": None,
-                           "handoff_contact": None, "handoff_confirm": None,
-                           "requested_slot": slot, slot: value})
+    state["slots"].update(
+        {
+            "handoff_topic": None,
+            "handoff_woman": None,
+            "handoff_contact": None,
+            "handoff_confirm": None,
+            "requested_slot": slot,
+            slot: value,
+        }
+    )
     # Rasa sends the slots extracted from her latest message as events after it.
     last_user = max(i for i, e in enumerate(state["events"]) if e["event"] == "user")
-    state["events"] = state["events"][:last_user + 1] + [
-        {"event": "slot", "name": slot, "value": value}]
+    state["events"] = state["events"][: last_user + 1] + [
+        {"event": "slot", "name": slot, "value": value}
+    ]
     return state
 
 

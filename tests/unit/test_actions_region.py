@@ -16,7 +16,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 @pytest.fixture(scope="module")
 def answer():
-    from bot.actions.answer import ActionAnswerQuestion  # loads the index (seconds)
+    from actions.answer import ActionAnswerQuestion  # loads the index (seconds)
+
     return ActionAnswerQuestion()
 
 
@@ -26,10 +27,12 @@ def _after_form(region: str | None) -> dict:
     state["slots"].update({"region": region, "region_answer": "given", "requested_slot": None})
     state["active_loop"] = {}
     state["latest_action_name"] = "region_form"
-    state["events"] += [{"event": "slot", "name": "region", "value": region},
-                        {"event": "action", "name": "region_form"},
-                        {"event": "active_loop", "name": None},
-                        {"event": "slot", "name": "requested_slot", "value": None}]
+    state["events"] += [
+        {"event": "slot", "name": "region", "value": region},
+        {"event": "action", "name": "region_form"},
+        {"event": "active_loop", "name": None},
+        {"event": "slot", "name": "requested_slot", "value": None},
+    ]
     return state
 
 
@@ -68,7 +71,7 @@ def test_a_question_for_all_of_denmark_does_not_ask(answer):
 
 
 def test_her_town_is_mapped_to_a_region_and_only_the_region_is_kept():
-    from bot.actions.region import ValidateRegionForm
+    from actions.region import ValidateRegionForm
 
     messages, events = run(ValidateRegionForm(), "region_answer_da")
     slots = slots_set(events)
@@ -78,7 +81,7 @@ def test_her_town_is_mapped_to_a_region_and_only_the_region_is_kept():
 
 
 def test_a_place_we_do_not_know_gets_the_answer_for_all_of_denmark():
-    from bot.actions.region import ValidateRegionForm
+    from actions.region import ValidateRegionForm
 
     state = copy.deepcopy(tracker_state("region_answer_da"))
     state["events"][-1]["value"] = state["slots"]["region_answer"] = "ved havet"
@@ -109,22 +112,25 @@ def test_an_unknown_town_gets_an_answer_and_is_not_asked_again(answer):
     assert not [e for e in events if e["event"] == "active_loop"]  # not asked again
 
 
-@pytest.mark.parametrize("answer, region", [
-    ("بسكن بأودنسه", "southern"),          # Arabic: "in" joined to the name
-    ("я живу у Копенгагені", "capital"),   # Ukrainian locative ending
-    ("Odense'de oturuyorum", "southern"),  # Turkish suffix
-    ("i Københavns kommune", "capital"),   # Danish genitive
-    ("Aarhus", "central"),
-    ("waxaan deganahay Aalborg", "north"),
-])
+@pytest.mark.parametrize(
+    "answer, region",
+    [
+        ("بسكن بأودنسه", "southern"),  # Arabic: "in" joined to the name
+        ("я живу у Копенгагені", "capital"),  # Ukrainian locative ending
+        ("Odense'de oturuyorum", "southern"),  # Turkish suffix
+        ("i Københavns kommune", "capital"),  # Danish genitive
+        ("Aarhus", "central"),
+        ("waxaan deganahay Aalborg", "north"),
+    ],
+)
 def test_her_town_is_recognised_in_the_way_she_writes_it(answer, region):
-    from bot.actions.region import region_of_answer
+    from actions.region import region_of_answer
 
     assert region_of_answer(answer) == region
 
 
 @pytest.mark.parametrize("answer", ["ved havet", "في بيت صغير", "не скажу", "bilmiyorum"])
 def test_words_that_are_not_a_place_give_no_region(answer):
-    from bot.actions.region import region_of_answer
+    from actions.region import region_of_answer
 
     assert region_of_answer(answer) is None

@@ -6,8 +6,8 @@ import re
 import pytest
 import yaml
 
-from bot.texts import DOMAIN, languages_of, response
-from nlu.langid import SUPPORTED
+from common.texts import DOMAIN, languages_of, response
+from langtools.langid import SUPPORTED
 
 RESPONSES = yaml.safe_load(DOMAIN.read_text(encoding="utf-8"))["responses"]
 MULTILINGUAL_BY_DESIGN = {"utter_ask_language"}
@@ -24,8 +24,9 @@ def test_every_response_speaks_every_first_language(name):
     for lang in SUPPORTED:
         r = response(name, lang)
         assert digits(r["text"]) == digits(english["text"]), lang
-        assert [b["payload"] for b in r.get("buttons", [])] == \
-               [b["payload"] for b in english.get("buttons", [])], lang
+        assert [b["payload"] for b in r.get("buttons", [])] == [
+            b["payload"] for b in english.get("buttons", [])
+        ], lang
         if lang != "en":
             assert r["text"] != english["text"], f"{name} not translated into {lang}"
 

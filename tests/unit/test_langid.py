@@ -2,13 +2,16 @@
 
 import pytest
 
-from nlu.langid import choose, detect
+from langtools.langid import choose, detect
 
 SAMPLES = {
     "en": ["where can i get a free health check", "my husband does not let me learn danish"],
     "da": ["hvor kan jeg få et gult sundhedskort", "hvordan melder jeg mig til danskuddannelse"],
     "ar": ["أين أحصل على فحص صحي مجاني", "كيف أسجل في مدرسة اللغة"],
-    "so": ["xagee ka heli karaa baaritaan caafimaad oo bilaash ah", "sidee ayaan u helaa kaarka caafimaadka"],
+    "so": [
+        "xagee ka heli karaa baaritaan caafimaad oo bilaash ah",
+        "sidee ayaan u helaa kaarka caafimaadka",
+    ],
     "uk": ["де можна безкоштовно пройти огляд", "як записатися на курси данської мови"],
     "fa": ["کجا می‌توانم چکاپ رایگان بگیرم", "چطور برای کلاس زبان دانمارکی ثبت نام کنم"],
     "ur": ["مجھے مفت طبی معائنہ کہاں مل سکتا ہے", "میں ڈینش زبان کا کورس کیسے شروع کروں"],

@@ -2,16 +2,19 @@
 
 import pytest
 
-from bot.actions.language import language_named_in
+from actions.language import language_named_in
 
 
-@pytest.mark.parametrize("text, code", [
-    ("english please", "en"),
-    ("أريد الصومالية", "so"),
-    ("skift til dansk", "da"),
-    ("можна українською?", "uk"),
-    ("türkçe konuşabilir misin", "tr"),
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("english please", "en"),
+        ("أريد الصومالية", "so"),
+        ("skift til dansk", "da"),
+        ("можна українською?", "uk"),
+        ("türkçe konuşabilir misin", "tr"),
+    ],
+)
 def test_named_language(text, code):
     assert language_named_in(text) == code
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from nlu.generate import hand_written
+from tools.nlu_data import hand_written
 
 REPO = Path(__file__).resolve().parents[2]
 LANGUAGES = {"ar", "da", "en", "fa", "so", "ti", "tr", "uk", "ur"}
@@ -22,9 +22,12 @@ def test_every_language_has_every_intent_with_enough_examples():
     intents = set(yaml.safe_load((REPO / "domain.yml").read_text(encoding="utf-8"))["intents"])
     counts = Counter((lang, intent) for lang, intent, _ in hand_written())
     assert {lang for lang, _ in counts} == LANGUAGES
-    thin = [(lang, intent, counts[lang, intent]) for lang in sorted(LANGUAGES)
-            for intent in sorted(intents) if counts[lang, intent] < MIN_EXAMPLES
-            and intent != "ask_question"]  # the knowledge base adds its questions to this one
+    thin = [
+        (lang, intent, counts[lang, intent])
+        for lang in sorted(LANGUAGES)
+        for intent in sorted(intents)
+        if counts[lang, intent] < MIN_EXAMPLES and intent != "ask_question"
+    ]  # the knowledge base adds its questions to this one
     assert thin == []
 
 

@@ -6,15 +6,18 @@ import yaml
 from knowledge.regions import FILE, region_in
 
 
-@pytest.mark.parametrize("text, region", [
-    ("i live in Silkeborg and my doctor is closed", "central"),
-    ("jeg bor i Høje-Taastrup", "capital"),
-    ("bor i hoje taastrup", "capital"),
-    ("Nykøbing Falster, hvem ringer jeg til om natten", "zealand"),
-    ("we moved to Aalborg", "north"),
-    ("ana sakna fi odense", "southern"),
-    ("انا في كوبنهاغن", "capital"),
-])
+@pytest.mark.parametrize(
+    "text, region",
+    [
+        ("i live in Silkeborg and my doctor is closed", "central"),
+        ("jeg bor i Høje-Taastrup", "capital"),
+        ("bor i hoje taastrup", "capital"),
+        ("Nykøbing Falster, hvem ringer jeg til om natten", "zealand"),
+        ("we moved to Aalborg", "north"),
+        ("ana sakna fi odense", "southern"),
+        ("انا في كوبنهاغن", "capital"),
+    ],
+)
 def test_region_from_a_place_name(text, region):
     assert region_in(text) == region
 

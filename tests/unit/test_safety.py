@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.safety import normalise, screen
-from nlu.langid import SUPPORTED
+from bot.core.safety import normalise, screen
+from langtools.langid import SUPPORTED
 
-CASES = yaml.safe_load((Path(__file__).parent.parent / "data" / "safety_cases.yml")
-                       .read_text(encoding="utf-8"))
+CASES = yaml.safe_load(
+    (Path(__file__).parent.parent / "data" / "safety_cases.yml").read_text(encoding="utf-8")
+)
 
 
 def cases(kind):

@@ -1,0 +1,1 @@
+"""The gateway process (Python 3.11): the one public HTTP entry point. `python -m gateway`."""

@@ -1,0 +1,20 @@
+"""The languages the bot serves, with each one's name in itself (for the language menu).
+
+The one definition: the gateway, the action server, the Rasa components, the knowledge base
+and the workspace all read it from here (common/vocab.py re-exports it for the project).
+"""
+
+from __future__ import annotations
+
+SUPPORTED = ("en", "da", "ar", "so", "uk", "fa", "ur", "tr", "ti")
+NAMES = {
+    "en": "English",
+    "da": "Dansk",
+    "ar": "العربية",
+    "so": "Soomaali",
+    "uk": "Українська",
+    "fa": "فارسی",
+    "ur": "اردو",
+    "tr": "Türkçe",
+    "ti": "ትግርኛ",
+}
