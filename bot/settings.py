@@ -110,4 +110,4 @@ def get_settings() -> Settings:
         "action_server_url": os.environ.get("ACTION_SERVER_URL", "http://127.0.0.1:5055"),
         **channel_values,
     }
-    return Settings(**values)
+    return Settings.model_validate(values)

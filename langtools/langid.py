@@ -129,7 +129,7 @@ def detect(text: str) -> Detection:
     if letters == 0:
         return Detection(None, 0.0, False)
     counts = _script_counts(text)
-    script = max(counts, key=counts.get)
+    script = max(counts, key=lambda name: counts[name])
     long_enough = letters >= 12
 
     if script == "ethiopic":

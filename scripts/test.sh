@@ -15,4 +15,13 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
          apt-get install -y -q chromium chromium-driver >/dev/null; } \
     || echo "==> could not install Chromium; the browser tests will say so" >&2
 fi
+# The checks first (seconds): lint and format, the import contracts of README's "Where things
+# live" (pyproject.toml), and types of the core modules.
+if [ $# -eq 0 ]; then
+  echo "==> ruff check, ruff format --check, lint-imports, mypy" >&2
+  .venv/bin/ruff check --quiet .
+  .venv/bin/ruff format --check --quiet .
+  .venv/bin/lint-imports --no-cache > var/log/lint-imports.log || { cat var/log/lint-imports.log; exit 1; }
+  .venv/bin/mypy common langtools bot/core bot/storage bot/settings.py connectors gateway
+fi
 exec .venv/bin/python -m pytest "$@"

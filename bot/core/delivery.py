@@ -16,6 +16,7 @@ database never send the same message twice; a row left `sending` by a crash goes
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import timedelta
 
@@ -107,9 +108,12 @@ class Delivery:
                 continue
             task = asyncio.create_task(self._deliver_to(contact_id))
             self._busy[contact_id] = task
-            task.add_done_callback(lambda _t, c=contact_id: self._busy.pop(c, None))
+            task.add_done_callback(functools.partial(self._done, contact_id))
             started += 1
         return started
+
+    def _done(self, contact_id: int, _task: asyncio.Task) -> None:
+        self._busy.pop(contact_id, None)
 
     async def _deliver_to(self, contact_id: int) -> None:
         while True:

@@ -389,7 +389,7 @@ class Pipeline:
         db.flush()
 
     @staticmethod
-    def _bot_reply(name: str, language: str) -> Reply:
+    def _bot_reply(name: str, language: str | None) -> Reply:
         r = texts.response(name, language)
         return Reply(r["text"], tuple(r.get("buttons") or ()), kind="notice")
 

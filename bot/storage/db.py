@@ -56,7 +56,7 @@ def migrate(url: str) -> None:
     command.upgrade(_alembic_config(url), "head")
 
 
-def migration_state(engine: Engine) -> tuple[str | None, str]:
+def migration_state(engine: Engine) -> tuple[str | None, str | None]:
     """(current revision in the database, head revision in migrations/)."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory

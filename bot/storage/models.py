@@ -76,11 +76,7 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[str | None] = mapped_column(Text)  # buttons etc., JSON
     language: Mapped[str | None] = mapped_column(String(8))
-    # in: received -> processed, or pending while Rasa is unreachable
-    # out, REST (returned in the HTTP answer): created
-    # out, push channels: queued -> sending -> sent -> delivered -> read; or failed (given
-    #   up, last_error says why); or held (WhatsApp's 24-hour window is closed: sent when
-    #   she writes again)
+    # a MessageStatus, changed only through bot/storage/status.py (the transition table)
     status: Mapped[str] = mapped_column(String(16), default="received")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
