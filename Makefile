@@ -21,6 +21,9 @@ bench: setup
 	@OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.retrieval
 	@.venv/bin/python -m bench.run
 
+eval: setup
+	@OPENBLAS_NUM_THREADS=1 .venv/bin/python -m tools.first_reply
+
 nlu-report: setup
 	@nice -n 10 .venv/bin/python -m tools.nlu_crossval
 

@@ -16,8 +16,22 @@ from actions.knowledge_state import state
 from actions.safe import SafeAction
 from common import texts
 from common.contracts import KnowledgeStatus, to_custom
-from knowledge.index import Index
+from knowledge.index import CLARIFY_THRESHOLD, Index
 from knowledge.regions import region_in
+
+# Two best entries closer than this are a true tie: she is asked which she means.
+TIE = 0.01
+# After a disclosure, answers come only from these topics (knowledge/entries/<topic>/).
+DISCLOSURE_TOPICS = {"violence", "emergency", "residence"}
+SHELTER_ENTRY = "violence-crisis-shelter"  # acute need: a place to sleep tonight
+
+
+def _user_metadata(tracker: Tracker) -> dict:
+    """The metadata the gateway sent with her latest message (language, danger screening)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return event.get("metadata") or {}
+    return tracker.latest_message.get("metadata") or {}
 
 
 def _entity(tracker: Tracker, name: str) -> str | None:
@@ -90,42 +104,92 @@ class ActionAnswerQuestion(SafeAction):
             region = named or tracker.get_slot("region")
             may_ask = region is None and tracker.active_loop_name is None
 
-        decision = Index.decide(index.search(text, language, region))
+        metadata = _user_metadata(tracker)
         in_danger = (tracker.latest_message.get("intent") or {}).get("name") == "danger"
-        if in_danger and decision.kind != "answer":
-            return events  # after the emergency numbers, no menus and no "I don't know"
-        if (
-            may_ask
-            and not in_danger
-            and decision.kind != "none"
-            and kb.entries[decision.hits[0].entry_id].region != "all"
-        ):
-            # The best answer is for one region and hers is unknown: region_form asks her
-            # town, then this action answers the question kept here (data/rules/region.yml).
+        if in_danger:
+            return events + self._after_disclosure(
+                dispatcher,
+                kb,
+                index,
+                text,
+                language,
+                region,
+                acute=metadata.get("danger_kind") == "acute",
+            )
+        hits = index.search(text, language, region, k=4)
+        decision = Index.decide(hits)
+        best = kb.entries[hits[0].entry_id] if hits else None
+        if may_ask and decision.kind != "none" and best is not None and best.region != "all":
+            # The best answer depends on her region and hers is unknown: what holds everywhere
+            # now, and her town asked in the same reply for the local detail; region_form
+            # then answers the question kept here (data/rules/region.yml).
+            general = Index.decide(index.search(text, language, NO_REGION, k=4))
+            if general.kind != "none":
+                self._answer(dispatcher, general.hits[0].entry_id, language, feedback=False)
+                events.append(SlotSet("last_entry_id", general.hits[0].entry_id))
             return events + [SlotSet("pending_question", text), ActiveLoop("region_form")]
-        if decision.kind == "answer":
-            entry_id = decision.hits[0].entry_id
-            self._answer(dispatcher, entry_id, language)
-            events.append(SlotSet("last_entry_id", entry_id))
-        elif decision.kind == "clarify":
-            buttons = [
-                {
-                    "title": kb.render(h.entry_id, language).title,
-                    "payload": "/ask_question" + json.dumps({"entry_id": h.entry_id}),
-                }
-                for h in decision.hits
-            ]
-            dispatcher.utter_message(text=texts.text("utter_clarify", language), buttons=buttons)
-        else:
+        if decision.kind == "none":
             dispatcher.utter_message(text=texts.text("utter_no_answer", language))
+            return events
+        runners_up = [h for h in hits[1:] if h.score >= CLARIFY_THRESHOLD][:2]
+        if decision.kind == "clarify" and runners_up and hits[0].score - runners_up[0].score < TIE:
+            # truly tied: asking back is kinder than a coin toss
+            dispatcher.utter_message(
+                text=texts.text("utter_clarify", language),
+                buttons=self._choices(
+                    kb, [h.entry_id for h in hits[: 1 + len(runners_up)]], language
+                ),
+            )
+            return events
+        entry_id = hits[0].entry_id
+        self._answer(dispatcher, entry_id, language)
+        events.append(SlotSet("last_entry_id", entry_id))
+        if decision.kind == "clarify" and runners_up:
+            dispatcher.utter_message(
+                text=texts.text("utter_or_did_you_mean", language),
+                buttons=self._choices(kb, [h.entry_id for h in runners_up], language),
+            )
         return events
 
     @staticmethod
-    def _answer(dispatcher: CollectingDispatcher, entry_id: str, language: str) -> None:
-        feedback = texts.response("utter_ask_feedback", language)
+    def _choices(kb, entry_ids: list[str], language: str) -> list[dict]:
+        return [
+            {
+                "title": kb.render(e, language).title,
+                "payload": "/ask_question" + json.dumps({"entry_id": e}),
+            }
+            for e in entry_ids
+        ]
+
+    def _after_disclosure(self, dispatcher, kb, index, text, language, region, acute) -> list:
+        """After a disclosure (the emergency numbers are already given): an answer only from
+        violence, safety and residence-after-violence, never "I am not sure what you mean";
+        acute need without a clear question gets the shelter answer. The offer of a person
+        follows (data/rules/safety.yml)."""
+        hits = [
+            h
+            for h in index.search(text, language, region, k=12)
+            if kb.entries[h.entry_id].topic in DISCLOSURE_TOPICS
+        ]
+        entry_id = hits[0].entry_id if hits and hits[0].score >= CLARIFY_THRESHOLD else None
+        if entry_id is None and acute:
+            entry_id = SHELTER_ENTRY
+        if entry_id is None:
+            return []
+        self._answer(dispatcher, entry_id, language, feedback=False)
+        return [SlotSet("last_entry_id", entry_id)]
+
+    @staticmethod
+    def _answer(
+        dispatcher: CollectingDispatcher, entry_id: str, language: str, feedback: bool = True
+    ) -> None:
+        if not feedback:  # after a disclosure, or before her town is asked: no survey
+            dispatcher.utter_message(text=answer_text(entry_id, language))
+            return
+        ask = texts.response("utter_ask_feedback", language)
         dispatcher.utter_message(
-            text=answer_text(entry_id, language) + "\n\n" + feedback["text"],
-            buttons=feedback.get("buttons", []),
+            text=answer_text(entry_id, language) + "\n\n" + ask["text"],
+            buttons=ask.get("buttons", []),
         )
 
 

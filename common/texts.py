@@ -44,3 +44,7 @@ def text(name: str, language: str | None, **values: str) -> str:
 
 def languages_of(name: str) -> set[str]:
     return {lang for v in _responses()[name] if (lang := _language_of(v))}
+
+
+def names() -> list[str]:
+    return list(_responses())

@@ -64,24 +64,31 @@ make_venv() {
   stamp_write "venv-$name" "$(inputs_hash "requirements/$name.in" "$lock")"
 }
 
-step 1/5 "Python 3.11 application environment (.venv)"
+step 1/6 "Python 3.11 application environment (.venv)"
 # torch first and pinned: a plain 'torch' would pull gigabytes of CUDA packages.
 make_venv app .venv 3.11 "torch==2.13.0"
 
-step 2/5 "Python 3.10 Rasa environment (.venv-rasa)"
+step 2/6 "Python 3.10 Rasa environment (.venv-rasa)"
 make_venv rasa .venv-rasa 3.10
 
-step 3/5 "Multilingual embedding model"
+step 3/6 "Multilingual embedding model"
 .venv/bin/python -m knowledge.model_store ensure
 
-step 4/5 "Knowledge index"
+step 4/6 "Knowledge index"
 want=$(tree_hash knowledge/entries knowledge/services knowledge/index.py knowledge/schema.py)
 if [ -d var/index ] && stamp_ok index "$want"; then skip "var/index"; else
   .venv/bin/python -m knowledge build-index
   stamp_write index "$want"
 fi
 
-step 5/5 "Rasa model"
+step 5/6 "Danger screen model"
+want=$(tree_hash bot/core/danger_examples.yml bot/core/danger_model.py knowledge/entries)
+if [ -f var/danger/model.npz ] && stamp_ok danger "$want"; then skip "var/danger"; else
+  OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bot.core.danger_model build
+  stamp_write danger "$want"
+fi
+
+step 6/6 "Rasa model"
 .venv/bin/python -m tools.nlu_data   # writes data/nlu/ from nlu/data and the knowledge base
 want=$(tree_hash config.yml domain.yml data nlu)
 if ls models/*.tar.gz >/dev/null 2>&1 && stamp_ok rasa-model "$want"; then skip "models/"; else

@@ -1,8 +1,10 @@
 """Danger screening that runs before the NLU model, in every language at once.
 
-The woman's language may be guessed wrong, so every message is checked against every
-language's patterns (bot/core/danger_terms.yml). A match makes the gateway put the emergency
-numbers first in the reply, whatever happens after: Rasa down, action server down, wrong intent.
+Two layers. The woman's language may be guessed wrong, so every message is checked against
+every language's patterns (bot/core/danger_terms.yml); then a model over the message's
+multilingual embedding (bot/core/danger_model.py) catches what no pattern lists and takes
+back a pattern's match on a plain idiom. Danger makes the gateway put the emergency numbers
+first in the reply, whatever happens after: Rasa down, action server down, wrong intent.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.core import danger_model
+
 TERMS = Path(__file__).resolve().parent / "danger_terms.yml"
 _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")
 
@@ -24,6 +28,7 @@ class Screening:
     danger: bool
     language: str | None = None  # whose pattern matched
     pattern: str | None = None
+    kind: str = "danger"  # "acute": acute need without violence (a shelter tonight)
 
 
 def normalise(text: str) -> str:
@@ -38,9 +43,30 @@ def _patterns() -> list[tuple[str, re.Pattern]]:
     return [(lang, re.compile(p, re.IGNORECASE)) for lang, pats in data.items() for p in pats]
 
 
-def screen(text: str) -> Screening:
+def screen_patterns(text: str) -> Screening:
+    """The first layer alone: the patterns of every language."""
     norm = normalise(text or "")
     for lang, pattern in _patterns():
         if pattern.search(norm):
             return Screening(True, lang, pattern.pattern)
     return Screening(False)
+
+
+def screen(text: str) -> Screening:
+    """Both layers. A pattern's match stands unless the model is all but sure the message is
+    calm (an idiom: "this grammar will kill me"); the model alone raises the alarm for what
+    no pattern lists. Patterns only where the model is not built."""
+    found = screen_patterns(text)
+    if not (text or "").strip() or text.startswith("/"):  # a button's payload says nothing
+        return found
+    model = danger_model.model()
+    if model is None:
+        return found
+    judged = model.judge(text)
+    if found.danger:
+        if judged.probability < danger_model.VETO:
+            return Screening(False, found.language, f"idiom:{found.pattern}")
+        return found
+    if judged.probability >= danger_model.ALARM:
+        return Screening(True, None, f"model:{judged.probability:.2f}", kind=judged.kind)
+    return found

@@ -9,6 +9,7 @@ import copy
 
 import pytest
 
+from knowledge.store import load
 from tests.unit.actions_support import run, slots_set, tracker_state
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -19,6 +20,9 @@ def answer():
     from actions.answer import ActionAnswerQuestion  # loads the index (seconds)
 
     return ActionAnswerQuestion()
+
+
+KB = load()
 
 
 def _after_form(region: str | None) -> dict:
@@ -46,10 +50,17 @@ def _entries_offered(messages: list[dict]) -> list[str]:
     return ids
 
 
-def test_a_regional_question_asks_her_town_and_keeps_the_question(answer):
+def test_a_regional_question_is_answered_for_all_of_denmark_and_asks_her_town(answer):
+    # Region never gates an answer: what holds everywhere first, her town asked in the same
+    # reply for the local number (region_form), her question kept for then.
     messages, events = run(answer, "region_question_da")
-    assert messages == []  # region_form asks; no answer for the wrong region first
-    assert slots_set(events) == {"pending_question": "akuttelefonen nummer"}
+    slots = slots_set(events)
+    assert slots["pending_question"] == "akuttelefonen nummer"
+    assert KB.entries[slots["last_entry_id"]].region == "all"
+    assert (
+        len(messages) == 1 and KB.render(slots["last_entry_id"], "da").text in messages[0]["text"]
+    )
+    assert not any(n in messages[0]["text"] for n in ("1813", "1818")), "no region's number yet"
     assert [e["name"] for e in events if e["event"] == "active_loop"] == ["region_form"]
 
 

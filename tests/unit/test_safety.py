@@ -1,12 +1,14 @@
-"""The danger screen catches danger in every first language and does not raise false alarms
-(a Norwegian bot once sent "mow the lawn" to the violence shelter)."""
+"""The danger screen catches danger in every first language, and its patterns raise no false
+alarms (a Norwegian bot once sent "mow the lawn" to the violence shelter). The second layer's
+own alarms on these near-misses are counted in knowledge/calibration.md and bounded here."""
 
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bot.core.safety import normalise, screen
+from bot.core import danger_model
+from bot.core.safety import normalise, screen, screen_patterns
 from langtools.langid import SUPPORTED
 
 CASES = yaml.safe_load(
@@ -30,9 +32,15 @@ def test_danger_is_caught(lang, text):
 
 
 @pytest.mark.parametrize("lang, text", cases("safe"))
-def test_no_false_alarm(lang, text):
-    result = screen(text)
+def test_no_false_alarm_from_the_patterns(lang, text):
+    result = screen_patterns(text)
     assert not result.danger, f"{lang}: {text!r} matched {result.language}: {result.pattern}"
+
+
+def test_the_model_adds_few_alarms_on_near_misses():
+    assert danger_model.model() is not None, "setup builds the danger model"
+    alarms = [text for _, text in cases("safe") if screen(text).danger]
+    assert len(alarms) <= 0.03 * len(cases("safe")), alarms
 
 
 def test_normalisation_ignores_case_diacritics_and_spacing():

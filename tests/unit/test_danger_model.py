@@ -1,0 +1,76 @@
+"""The danger screen's second layer (bot/core/danger_model.py), built by setup from the curated
+examples: danger phrased with no listed word is caught, ordinary questions are not, and the
+two layers combine as bot/core/safety.py says (a pattern stands unless the model is all but sure
+it is calm; the model alone alarms above its threshold; patterns only without a model).
+These messages were written for this test, not taken from the blind sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core import danger_model, safety
+from bot.core.danger_model import Judgement
+
+
+@pytest.fixture(scope="module")
+def model():
+    built = danger_model.model()
+    assert built is not None, "setup builds var/danger/model.npz (scripts/setup.sh step 5)"
+    return built
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "he took my passport and my phone and says I will never see the kids again",
+        "I cannot go back home tonight, I am afraid of what he does",
+        "jeg tør ikke tage hjem i aften",
+    ],
+)
+def test_danger_without_a_listed_word_is_caught(model, text):
+    assert not safety.screen_patterns(text).danger, "the patterns alone miss it"
+    assert safety.screen(text).danger
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["how much does the citizenship test cost", "hvor får jeg et sundhedskort", "hi"],
+)
+def test_ordinary_questions_are_calm(model, text):
+    assert not safety.screen(text).danger
+
+
+def test_acute_need_without_violence_is_told_apart(model):
+    found = safety.screen("I need a shelter tonight with my 2 kids, we have nowhere to sleep")
+    assert found.danger and found.kind == "acute"
+
+
+class _Fixed:
+    def __init__(self, probability: float, kind: str = "danger"):
+        self.judgement = Judgement(probability, kind)
+
+    def judge(self, text: str) -> Judgement:
+        return self.judgement
+
+
+def test_a_pattern_match_is_taken_back_only_when_the_model_is_all_but_sure(monkeypatch):
+    text = "he is going to kill me"
+    assert safety.screen_patterns(text).danger
+    monkeypatch.setattr(danger_model, "model", lambda: _Fixed(danger_model.VETO / 2))
+    assert not safety.screen(text).danger
+    monkeypatch.setattr(danger_model, "model", lambda: _Fixed(danger_model.VETO * 2))
+    assert safety.screen(text).danger
+
+
+def test_the_model_alone_alarms_above_its_threshold(monkeypatch):
+    text = "please come quickly"
+    monkeypatch.setattr(danger_model, "model", lambda: _Fixed(danger_model.ALARM, "acute"))
+    assert safety.screen(text).kind == "acute" and safety.screen(text).danger
+    monkeypatch.setattr(danger_model, "model", lambda: _Fixed(danger_model.ALARM - 0.01))
+    assert not safety.screen(text).danger
+
+
+def test_without_a_model_the_patterns_still_screen(monkeypatch):
+    monkeypatch.setattr(danger_model, "model", lambda: None)
+    assert safety.screen("he is going to kill me").danger
+    assert not safety.screen("please come quickly").danger
