@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 STUCK = timedelta(minutes=2)  # a message still `received` this long after arrival was
 # interrupted (a crash mid-processing): answer it again
 _CHOOSE_LANGUAGE = re.compile(r'^/choose_language\{"language":\s*"(\w+)"\}$')
+_BUTTON_NUMBER = re.compile(r"[0-9]{1,18}\Z")  # a pressed button's message id and index
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,7 @@ class Pipeline:
         language as far as it can be told from this message alone."""
         language = langid.choose(inbound.text or "", None)
         danger = safety.screen(inbound.text or "").danger
-        replies = (
-            [Reply(texts.text("utter_emergency", language), kind="emergency")] if danger else []
-        )
+        replies = emergency_replies(language) if danger else []
         replies.append(Pipeline._bot_reply("utter_service_down", language))
         return Outcome(replies, language, None, danger=danger, stored=False)
 
@@ -166,7 +165,7 @@ class Pipeline:
         screening = safety.screen(raw)
         replies: list[Reply] = []
         if screening.danger:
-            replies.append(Reply(texts.text("utter_emergency", language), kind="emergency"))
+            replies += emergency_replies(language)
 
         outcome = Outcome(replies, language, contact.id, danger=screening.danger)
         if screening.danger:
@@ -264,8 +263,8 @@ class Pipeline:
         (Telegram allows 64 bytes); the payload is read from the stored message, and only if
         that message was sent to this same woman."""
         parts = data.split(":")
-        if len(parts) != 3 or parts[0] != "b" or not (parts[1].isdigit() and parts[2].isdigit()):
-            return None
+        if len(parts) != 3 or parts[0] != "b" or not all(map(_BUTTON_NUMBER.match, parts[1:])):
+            return None  # forged; an id of 19 digits or more would not fit a database integer
         uhash = self.user_hash(channel, user_id)
         with self.sessions() as db:
             message = db.scalar(
@@ -307,6 +306,7 @@ class Pipeline:
         metadata = {"language": outcome.language, "channel": contact.channel}
         if screening.danger:
             metadata["screening"] = "danger"
+            metadata["danger_kind"] = screening.kind  # "acute": a shelter answer, not menus
         # No connection is held while Rasa thinks: the pool is small and a blocked checkout
         # would stall the whole event loop. Objects stay usable (expire_on_commit=False).
         db.commit()
@@ -323,6 +323,8 @@ class Pipeline:
             log.warning("rasa unavailable, message %s kept pending: %s", message.id, exc)
             outcome.pending = True
             outcome.replies.append(self._bot_reply("utter_service_down", outcome.language))
+            if outcome.danger:  # a person may still help while the bot cannot
+                outcome.replies.append(self._bot_reply("utter_offer_counsellor", outcome.language))
             return
 
         already = {r.text for r in outcome.replies}
@@ -408,6 +410,15 @@ class Pipeline:
             Reply(m.text, tuple(json.loads(m.payload)) if m.payload else (), kind=m.kind)
             for m in rows
         ]
+
+
+def emergency_replies(language: str | None) -> list[Reply]:
+    """What a message that signals danger gets first, before anything else and whatever
+    fails after: one calm sentence that she is heard, then 112 and 1888."""
+    return [
+        Reply(texts.text("utter_danger_heard", language), kind="emergency"),
+        Reply(texts.text("utter_emergency", language), kind="emergency"),
+    ]
 
 
 def _directive(answer: dict) -> contracts.Directive | None:
