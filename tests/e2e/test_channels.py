@@ -4,71 +4,92 @@ on loopback that speak Telegram's and WhatsApp's wire formats.
 
 Somali on Telegram and Arabic on WhatsApp: a vague question gets clarification buttons in
 her language, a press gets the answer from the knowledge base, and asking for a person walks
-through the handoff questions to a referral case in the queue.
+through the handoff questions (data/rules/handoff.yml: topic, woman counsellor, contact later,
+confirmation), one fixed path with each question's exact text and buttons, to a referral case
+in the queue.
+
+After each message the test waits until the gateway's delivery worker has sent everything
+(tests/support/delivery.py) and then takes what arrived in the fake chat: exactly that
+message's replies, with no fixed sleep and no "quiet period".
 """
 
 from __future__ import annotations
 
 import html
-import time
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
 
-from bot.referrals import Case
+from bot.referrals import NORMAL, Case
+from bot.referrals.models import OpeningHours, UserSession
 from common import texts
 from knowledge.store import load
 from tests.e2e.conftest import TELEGRAM_SECRET
+from tests.support.delivery import wait_until_delivered
 
 pytestmark = pytest.mark.stack
 KB = load()
-HANDOFF_REPLIES = ("utter_handoff_queued", "utter_handoff_nobody", "utter_handoff_closed")
+
+# The one path through handoff_form both tests take: (question she is asked, the button she
+# presses). Health, with a woman, no message later (someone may read her phone), confirmed.
+HANDOFF_PATH = [
+    ("utter_ask_handoff_topic", '/request_human{"topic": "health"}'),
+    ("utter_ask_handoff_woman", "/affirm"),
+    ("utter_ask_handoff_contact", "/deny"),
+    ("utter_ask_handoff_confirm", "/affirm"),
+]
+# The case that path must open, after her language: (status, topic, woman_counsellor,
+# contact_later, priority).
+HANDOFF_CASE = ("waiting", "health", True, False, NORMAL)
 
 
-def settled(read, before: int, timeout: float = 60.0, quiet: float = 1.0) -> list:
-    """Waits for new messages in a chat, then for the burst to end; returns the new ones."""
-    deadline = time.monotonic() + timeout
-    last_count, last_change = before, time.monotonic()
-    while time.monotonic() < deadline:
-        count = len(read())
-        if count != last_count:
-            last_count, last_change = count, time.monotonic()
-        elif count > before and time.monotonic() - last_change >= quiet:
-            return read()[before:]
-        time.sleep(0.1)
-    raise AssertionError(f"no reply within {timeout} s (had {before}, now {len(read())})")
+def delivered_since(stack, channel: str, read, before: int) -> list:
+    """What arrived in the chat since `before`, once the delivery worker has sent all of it.
+    Called after the webhook answered, when the replies to her message are already queued."""
+    wait_until_delivered(stack.database_url, channels=[channel], timeout=60)
+    return read()[before:]
 
 
-def handoff_prefixes(language: str) -> list[str]:
-    out = []
-    for name in HANDOFF_REPLIES:
-        try:
-            out.append(texts.text(name, language).split("{")[0].strip()[:40])
-        except Exception:  # a variant not (yet) in domain.yml
-            continue
-    return out
-
-
-def cases_for(stack, channel: str) -> list:
+def query(stack, statement) -> list:
     engine = create_engine(stack.database_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(Case.channel, Case.language, Case.status, Case.topic).where(
-                Case.channel == channel
-            )
-        ).all()
-    engine.dispose()
-    return rows
+    try:
+        with engine.connect() as conn:
+            return conn.execute(statement).all()
+    finally:
+        engine.dispose()
 
 
-def first_general_choice(buttons: list[tuple[str, str]]) -> int:
-    """The first clarification choice valid in all of Denmark (no region question)."""
-    for i, (_title, payload) in enumerate(buttons):
-        entry_id = payload.split('"entry_id": "')[-1].rstrip('"}')
-        if entry_id in KB.entries and KB.entries[entry_id].region == "all":
-            return i
-    return 0
+def cases_for(stack, channel: str) -> list[tuple]:
+    return [
+        tuple(row)
+        for row in query(
+            stack,
+            select(
+                Case.language,
+                Case.status,
+                Case.topic,
+                Case.woman_counsellor,
+                Case.contact_later,
+                Case.priority,
+            ).where(Case.channel == channel),
+        )
+    ]
+
+
+def handoff_outcome(stack) -> str:
+    """The gateway's answer to a confirmed request in this stack: its database is fresh, so no
+    opening hours are set (always open) and no counsellor is logged in: "nobody is free
+    right now, but your request is saved" (bot/core/pipeline.py _refer)."""
+    [(hours,)] = query(stack, select(func.count()).select_from(OpeningHours))
+    [(on_duty,)] = query(stack, select(func.count()).select_from(UserSession))
+    assert (hours, on_duty) == (0, 0), "the e2e stack's database was expected to be fresh"
+    return "utter_handoff_nobody"
+
+
+def button_index(name: str, language: str, payload: str) -> int:
+    payloads = [b["payload"] for b in texts.response(name, language)["buttons"]]
+    return payloads.index(payload)
 
 
 # -- Telegram, in Somali -----------------------------------------------------------------------
@@ -88,7 +109,7 @@ class TelegramChat:
             headers={"x-telegram-bot-api-secret-token": TELEGRAM_SECRET},
         )
         assert r.status_code == 200, r.text
-        return settled(self.messages, before)
+        return delivered_since(self.stack, "telegram", self.messages, before)
 
     def write(self, text: str) -> list[dict]:
         return self._post(self.tg.text_update(self.chat_id, text))
@@ -102,6 +123,22 @@ def with_buttons(messages: list[dict]) -> dict:
     marked = [m for m in messages if m.get("reply_markup")]
     assert marked, f"expected buttons in {[m['text'][:60] for m in messages]}"
     return marked[-1]
+
+
+def telegram_texts(messages: list[dict]) -> list[str]:
+    return [html.unescape(m["text"]) for m in messages]  # sent with parse_mode HTML
+
+
+def telegram_question(replies: list[dict], name: str, language: str) -> dict:
+    """The one message asking `name`, with that response's buttons, one per row."""
+    want = texts.response(name, language)
+    assert telegram_texts(replies) == [want["text"]], name
+    [message] = replies
+    keyboard = message["reply_markup"]["inline_keyboard"]
+    assert [[b["text"] for b in row] for row in keyboard] == [
+        [b["title"]] for b in want["buttons"]
+    ], name
+    return message
 
 
 def test_somali_on_telegram_clarification_answer_and_handoff(stack, platforms):
@@ -127,15 +164,12 @@ def test_somali_on_telegram_clarification_answer_and_handoff(stack, platforms):
     assert texts.text("utter_answer_source", "so").split("{")[0] in body
 
     replies = chat.write("/human")
-    for _ in range(6):  # topic, woman counsellor, contact later, confirmation
-        text = "\n".join(m["text"] for m in replies)
-        if any(p and p in text for p in handoff_prefixes("so")):
-            break
-        replies = chat.press(with_buttons(replies), 0)
-    else:
-        pytest.fail(f"no referral confirmation; last replies: {text[:300]}")
-    cases = cases_for(stack, "telegram")
-    assert [(c.language, c.status) for c in cases] == [("so", "waiting")]
+    for name, payload in HANDOFF_PATH:
+        question = telegram_question(replies, name, "so")
+        replies = chat.press(question, button_index(name, "so", payload))
+    assert telegram_texts(replies) == [texts.text(handoff_outcome(stack), "so")]
+    assert replies[0]["reply_markup"] is None
+    assert cases_for(stack, "telegram") == [("so", *HANDOFF_CASE)]
 
 
 # -- WhatsApp, in Arabic -----------------------------------------------------------------------
@@ -153,7 +187,7 @@ class WhatsAppChat:
             f"{self.stack.gateway_url}/webhooks/whatsapp", content=body, headers=headers, timeout=60
         )
         assert r.status_code == 200, r.text
-        return settled(self.messages, before)
+        return delivered_since(self.stack, "whatsapp", self.messages, before)
 
     def write(self, text: str) -> list[dict]:
         return self._post(self.wa.text(self.wa_id, text))
@@ -181,6 +215,22 @@ def interactive(messages: list[dict]) -> dict:
     return marked[-1]
 
 
+def whatsapp_question(replies: list[dict], name: str, language: str, kind: str) -> dict:
+    """The one interactive message asking `name`: reply buttons for up to three choices, a
+    list for more (a row shows 24 characters, the whole title is its description)."""
+    want = texts.response(name, language)
+    assert [(m["type"], body_of(m)) for m in replies] == [("interactive", want["text"])], name
+    [message] = replies
+    assert message["interactive"]["type"] == kind, name
+    action = message["interactive"]["action"]
+    if kind == "button":
+        labels = [b["reply"]["title"] for b in action["buttons"]]
+    else:
+        labels = [r.get("description", r["title"]) for s in action["sections"] for r in s["rows"]]
+    assert labels == [b["title"] for b in want["buttons"]], name
+    return message
+
+
 def test_arabic_on_whatsapp_clarification_answer_and_handoff(stack, platforms):
     chat = WhatsAppChat(stack, platforms[2], wa_id="4520550001")
 
@@ -200,12 +250,10 @@ def test_arabic_on_whatsapp_clarification_answer_and_handoff(stack, platforms):
     )
 
     replies = chat.write("أريد التحدث مع شخص")
-    for _ in range(6):
-        text = "\n".join(body_of(m) for m in replies)
-        if any(p and p in text for p in handoff_prefixes("ar")):
-            break
-        replies = chat.press(interactive(replies), 0)
-    else:
-        pytest.fail(f"no referral confirmation; last replies: {text[:300]}")
-    cases = cases_for(stack, "whatsapp")
-    assert [(c.language, c.status) for c in cases] == [("ar", "waiting")]
+    for name, payload in HANDOFF_PATH:
+        kind = "list" if name == "utter_ask_handoff_topic" else "button"  # six topics
+        question = whatsapp_question(replies, name, "ar", kind)
+        replies = chat.press(question, button_index(name, "ar", payload))
+    outcome = texts.text(handoff_outcome(stack), "ar")
+    assert [(m["type"], body_of(m)) for m in replies] == [("text", outcome)]
+    assert cases_for(stack, "whatsapp") == [("ar", *HANDOFF_CASE)]

@@ -83,7 +83,8 @@ def test_first_message_that_is_a_question_is_answered_at_once(chat):
 
 def test_danger_gets_emergency_numbers_in_the_first_reply(chat):
     replies = chat(new_sender(), "هو سيقتلني ساعدوني")
-    assert replies[0]["text"] == texts.text("utter_emergency", "ar")
+    assert replies[0]["text"] == texts.text("utter_danger_heard", "ar")
+    assert replies[1]["text"] == texts.text("utter_emergency", "ar")
     assert sum("112" in r.get("text", "") for r in replies) == 1, "numbers given once"
 
 

@@ -11,8 +11,6 @@ it answers her again.
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from sqlalchemy.orm import Session
@@ -23,6 +21,7 @@ from bot.storage.db import make_engine, migrate
 from bot.workspace import auth
 from common import texts
 from gateway.app import create_app
+from tests.support.delivery import wait_until_delivered
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.servers import serve
@@ -128,7 +127,9 @@ def test_arabic_handoff_on_telegram_claimed_answered_resolved_with_the_bot_silen
         what="her message in the counsellor's transcript",
     )
     assert transcript[0]["direction"] == "in"
-    time.sleep(0.5)
+    # The webhook answered after the pipeline was done with her message: any reply it made
+    # is stored by now, and once the worker has sent everything it is in the fake chat.
+    wait_until_delivered(engine, what="anything the bot might have queued")
     assert len(rasa.received) == asked, "Rasa was asked while a counsellor held her case"
     assert len(tg.chat(CHAT)) == before, "the bot spoke while a counsellor held her case"
 
