@@ -76,7 +76,7 @@ def _local_hash_key() -> str:
 def get_settings() -> Settings:
     env = os.environ.get("APP_ENV", "local")
     hash_key = os.environ.get("HASH_KEY", "")
-    if env != "local" and hash_key.lower() in PLACEHOLDERS:
+    if env != "local" and hash_key.strip().lower() in PLACEHOLDERS:
         raise RuntimeError("HASH_KEY must be set to a long random secret outside local mode")
     channel_values = {
         name: os.environ[name.upper()]
@@ -85,7 +85,7 @@ def get_settings() -> Settings:
     }
     if (
         channel_values.get("telegram_mode", "off") == "webhook"
-        and channel_values.get("telegram_secret", "").lower() in PLACEHOLDERS
+        and channel_values.get("telegram_secret", "").strip().lower() in PLACEHOLDERS
     ):
         raise RuntimeError(
             "TELEGRAM_SECRET must be set when TELEGRAM_MODE=webhook: it is how "
@@ -93,7 +93,7 @@ def get_settings() -> Settings:
         )
     if (
         channel_values.get("whatsapp_token")
-        and channel_values.get("whatsapp_app_secret", "").lower() in PLACEHOLDERS
+        and channel_values.get("whatsapp_app_secret", "").strip().lower() in PLACEHOLDERS
     ):
         raise RuntimeError(
             "WHATSAPP_APP_SECRET must be set with WHATSAPP_TOKEN: every webhook "
