@@ -1,23 +1,44 @@
 """A REST channel compatible with Rasa's, so existing Rasa REST clients work unchanged.
 
 POST /webhooks/rest/webhook  {"sender": "...", "message": "...", "metadata": {...}}
+  (Content-Type: application/json, else 415)
   -> 200 [{"recipient_id": "...", "text": "...", "buttons": [...]}, ...]
+  `?stream=true`: the same messages as Rasa streams them, one JSON object a line
+  (newline-delimited, content type text/event-stream), which Rasa's own `rasa shell` reads.
+  `?markup=plain`: texts and button titles without the answers' marks (a Danish term is
+  written `*sundhedskort*`, bot/core/markup.py); by default they come as they are, which
+  clients that render Markdown (Rasa Webchat) show in italics.
 `metadata.message_id`, when given, makes a retried request idempotent.
 
 GET /webhooks/rest/outbox?sender=...  -> the same list format, for messages no answer carried
-  (a counsellor's reply, an answer given after an outage); each is returned once.
+  (a counsellor's reply, an answer given after an outage); each is returned once. It needs
+  the header `X-Outbox-Token` (401 without): a secret for this sender, handed out once, in
+  the `X-Outbox-Token` header of the answer to her first message, so that nobody who guesses
+  a sender id can take the replies meant for her. After erasure ("delete my data") her next
+  first message gets a new one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import logging
+
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
 
-from bot.core.pipeline import Inbound
+from bot.core import markup
+from bot.core.pipeline import Inbound, Pipeline
+from bot.storage.models import Contact
+from connectors import webhook
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 MAX_BODY_BYTES = 256 * 1024
+TOKEN_HEADER = "X-Outbox-Token"
 
 
 class RestMessage(BaseModel):
@@ -35,21 +56,64 @@ async def rest_health() -> dict:
     return {"status": "ok"}
 
 
-def _rasa_format(sender: str, replies) -> list[dict]:
+def _rasa_format(sender: str, replies, plain: bool = False) -> list[dict]:
+    show = markup.strip if plain else (lambda text: text)
     out = []
     for r in replies:
-        item: dict = {"recipient_id": sender, "text": r.text}
+        item: dict = {"recipient_id": sender, "text": show(r.text)}
         if r.buttons:
-            item["buttons"] = list(r.buttons)
+            item["buttons"] = [
+                {**b, "title": show(b["title"])} if isinstance(b.get("title"), str) else b
+                for b in r.buttons
+            ]
         out.append(item)
     return out
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() == "true"  # as Rasa's bool_arg
+
+
+def _plain(request: Request) -> bool:
+    return request.query_params.get("markup", "").lower() == "plain"
+
+
+# -- the outbox's secret ---------------------------------------------------------------------
+def _contact(pipeline: Pipeline, sender: str) -> Contact | None | Exception:
+    """Her contact, None, or the database's error (she is answered all the same)."""
+    uhash = pipeline.user_hash("rest", sender)
+    try:
+        with pipeline.sessions() as db:
+            return db.scalar(
+                select(Contact).where(Contact.channel == "rest", Contact.user_hash == uhash)
+            )
+    except Exception as exc:
+        log.warning("could not look up a REST contact: %s", exc.__class__.__name__)
+        return exc
+
+
+def _token(pipeline: Pipeline, contact: Contact) -> str:
+    """Derived from the contact's random conversation key: a new contact (after erasure) has
+    a new one, and nothing needs storing."""
+    key = pipeline.settings.hash_key.encode()
+    message = f"rest-outbox:{contact.id}:{contact.conversation_key}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:40]
 
 
 @router.get("/webhooks/rest/outbox")
 async def rest_outbox(request: Request, sender: str = ""):
     if not 1 <= len(sender) <= 128:
         return _error(400, "sender is required (1 to 128 characters)")
-    return _rasa_format(sender, request.app.state.pipeline.fetch_waiting("rest", sender))
+    pipeline = request.app.state.pipeline
+    given = request.headers.get(TOKEN_HEADER.lower(), "")
+    contact = _contact(pipeline, sender) if given else None
+    if isinstance(contact, Exception):
+        return _error(503, "temporarily unavailable")
+    if contact is None or not hmac.compare_digest(
+        given.encode(), _token(pipeline, contact).encode()
+    ):
+        return _error(401, f"{TOKEN_HEADER} required: the one the answer to her first message had")
+    return _rasa_format(sender, pipeline.fetch_waiting("rest", sender), _plain(request))
 
 
 @router.post("/webhooks/rest/webhook")
@@ -57,15 +121,21 @@ async def rest_webhook(request: Request):
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return _error(413, f"request body over {MAX_BODY_BYTES} bytes")
+    if not webhook.is_json(request):
+        return webhook.not_json()
     try:
-        msg = RestMessage.model_validate_json(body)
+        msg = RestMessage.model_validate(webhook.loads(body))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"])) or "body"
         return _error(400, f"invalid request: {where}: {first['msg']}")
+    except ValueError as exc:
+        return _error(400, f"invalid request: body: {exc}"[:200])
     metadata = msg.metadata or {}
     message_id = metadata.get("message_id")
-    outcome = await request.app.state.pipeline.handle(
+    pipeline: Pipeline = request.app.state.pipeline
+    known = _contact(pipeline, msg.sender) is not None  # or the database is down: no secret
+    outcome = await pipeline.handle(
         Inbound(
             channel="rest",
             user_id=msg.sender,
@@ -73,4 +143,14 @@ async def rest_webhook(request: Request):
             external_id=str(message_id)[:128] if message_id is not None else None,
         )
     )
-    return _rasa_format(msg.sender, outcome.replies)
+    headers: dict[str, str] = {}
+    if not known and outcome.stored and not outcome.erased:  # her first message: the secret
+        contact = _contact(pipeline, msg.sender)
+        if isinstance(contact, Contact):
+            headers[TOKEN_HEADER] = _token(pipeline, contact)
+    replies = _rasa_format(msg.sender, outcome.replies, _plain(request))
+    if _flag(request, "stream"):
+        # Rasa's stream: one message a line, as Rasa writes them (json.dumps, ASCII-escaped)
+        lines = [json.dumps(item) + "\n" for item in replies]
+        return StreamingResponse(iter(lines), media_type="text/event-stream", headers=headers)
+    return JSONResponse(replies, headers=headers)

@@ -4,12 +4,16 @@ In:  webhook mode -- POST /webhooks/telegram, refused unless X-Telegram-Bot-Api-
      matches TELEGRAM_SECRET; the webhook is registered on start (setWebhook with that secret)
      when TELEGRAM_WEBHOOK_URL is set, and removed on shutdown. Polling mode -- getUpdates in
      a loop, for a developer without a public address. Both hand each Update to `handle_update`.
-Out: TelegramChannel, used by bot/core/delivery.py: HTML parse mode with everything escaped, long
-     answers split at sentence ends under Telegram's 4,096 characters, buttons as an inline
-     keyboard whose callback data is a short reference to the stored message (callback data
-     may hold only 64 bytes; our payloads are longer).
+Out: TelegramChannel, used by bot/core/delivery.py: HTML parse mode with everything escaped
+     except the answers' own marks (bot/core/markup.py: a Danish term `*sundhedskort*` in
+     <i>, `**bold**` in <b>), long answers split at sentence ends under Telegram's 4,096
+     characters, buttons as an inline keyboard whose callback data is a short reference to the
+     stored message (callback data may hold only 64 bytes; our payloads are longer).
 
-Only private chats are served: in a group, other people would read her questions.
+Only private chats are served: in a group, other people would read her questions. Nothing
+from a bot is answered. A photo's (or document's) caption is her text: she often photographs
+a letter and asks about it in the caption. An update whose fields have the wrong types
+(Telegram never sends one) is refused with 400 before anything is stored.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import html
-import json
 import logging
 import os
 
@@ -28,11 +31,13 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from bot.core import markup
 from bot.core.channel import Outgoing, SendError
 from bot.core.delivery import send_unstored
 from bot.core.pacing import RateLimit
 from bot.core.pipeline import Inbound, Pipeline
 from bot.core.textsplit import split_text
+from connectors import webhook
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -106,13 +111,14 @@ class TelegramChannel:
 
     async def send(self, address: str, out: Outgoing) -> str:
         parts = [p for p in split_text(out.text, TEXT_LIMIT) if p] or ["…"]  # text required
-        markup = None
+        keyboard = None
         if out.buttons:
-            markup = InlineKeyboardMarkup(
+            keyboard = InlineKeyboardMarkup(
                 [
                     [
                         InlineKeyboardButton(
-                            b.get("title", "?")[:64], callback_data=f"b:{out.message_id}:{i}"
+                            markup.strip(b.get("title", "?"))[:64],
+                            callback_data=f"b:{out.message_id}:{i}",
                         )
                     ]
                     for i, b in enumerate(out.buttons)
@@ -125,9 +131,9 @@ class TelegramChannel:
                 last = i == len(parts) - 1
                 sent = await self.bot.send_message(
                     chat_id=int(address),
-                    text=html.escape(part, quote=False),
+                    text=html_text(part),
                     parse_mode="HTML",
-                    reply_markup=markup if last else None,
+                    reply_markup=keyboard if last else None,
                 )
                 first_id = first_id or sent.message_id
         except RetryAfter as exc:
@@ -154,6 +160,73 @@ class TelegramChannel:
     async def close(self) -> None:
         if self.bot._requests_initialized:
             await self.bot.shutdown()
+
+
+def html_text(text: str) -> str:
+    """Text for parse_mode HTML: everything escaped, the answers' marks as <i> and <b>."""
+    return markup.render(
+        text,
+        italic=lambda s: f"<i>{s}</i>",
+        bold=lambda s: f"<b>{s}</b>",
+        plain=lambda s: html.escape(s, quote=False),
+    )
+
+
+class Malformed(ValueError):
+    pass
+
+
+def _int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check(ok: bool, what: str) -> None:
+    if not ok:
+        raise Malformed(what)
+
+
+def _check_user(user, where: str) -> None:
+    _check(isinstance(user, dict), f"{where} must be an object")
+    _check(_int(user.get("id")), f"{where}.id must be an integer")
+    _check(isinstance(user.get("is_bot"), bool), f"{where}.is_bot must be true or false")
+    _check(
+        isinstance(user.get("language_code", ""), str), f"{where}.language_code must be a string"
+    )
+
+
+def _check_message(message, where: str) -> None:
+    _check(isinstance(message, dict), f"{where} must be an object")
+    _check(_int(message.get("message_id")), f"{where}.message_id must be an integer")
+    _check(_int(message.get("date")), f"{where}.date must be an integer")
+    chat = message.get("chat")
+    _check(isinstance(chat, dict), f"{where}.chat must be an object")
+    _check(_int(chat.get("id")), f"{where}.chat.id must be an integer")
+    _check(isinstance(chat.get("type"), str), f"{where}.chat.type must be a string")
+    if message.get("from") is not None:
+        _check_user(message["from"], f"{where}.from")
+    for field in ("text", "caption"):
+        _check(isinstance(message.get(field, ""), str), f"{where}.{field} must be a string")
+
+
+def check_update(data) -> None:
+    """Refuses (Malformed) an update whose fields this connector reads have the wrong types:
+    python-telegram-bot builds its objects from whatever it is given, and a chat id of "abc"
+    or a text that is a number would otherwise be stored and fail later."""
+    _check(isinstance(data, dict) and _int(data.get("update_id")), "not an update")
+    if data.get("message") is not None:
+        _check_message(data["message"], "message")
+    query = data.get("callback_query")
+    if query is not None:
+        _check(isinstance(query, dict), "callback_query must be an object")
+        _check(isinstance(query.get("id"), str), "callback_query.id must be a string")
+        _check_user(query.get("from"), "callback_query.from")
+        _check(isinstance(query.get("data", ""), str), "callback_query.data must be a string")
+        if query.get("message") is not None:
+            _check_message(query["message"], "callback_query.message")
+
+
+def _from_a_bot(user) -> bool:
+    return user is None or bool(user.is_bot)
 
 
 def _kind(message) -> str:
@@ -185,6 +258,8 @@ async def handle_update(pipeline: Pipeline, sender: TelegramChannel, update: Upd
     again; she has already had the safe reply, sent directly."""
     if update.callback_query is not None:
         query = update.callback_query
+        if _from_a_bot(query.from_user):
+            return True
         await sender.answer_callback(query.id)
         message = query.message
         if message is None or message.chat.type != "private" or not query.data:
@@ -202,10 +277,12 @@ async def handle_update(pipeline: Pipeline, sender: TelegramChannel, update: Upd
         )
     elif update.message is not None:
         message = update.message
-        if message.chat.type != "private":
+        if message.chat.type != "private" or _from_a_bot(message.from_user):
             return True
         chat_id = str(message.chat.id)
-        text = message.text or ""
+        # a photo's caption is her question (kind "text"); a photo alone gets the kind reply
+        caption = message.caption if message.caption and message.caption.strip() else None
+        text = message.text if message.text is not None else (caption or "")
         command = _command(text)
         hint = message.from_user.language_code if message.from_user else None
         inbound = Inbound(
@@ -213,17 +290,18 @@ async def handle_update(pipeline: Pipeline, sender: TelegramChannel, update: Upd
             user_id=chat_id,
             text=command or text,
             external_id=f"m:{message.message_id}",
-            kind=_kind(message),
+            kind="text" if caption else _kind(message),
             address=chat_id,
             language_hint=hint,
         )
     else:
         return True  # edits, joins, polls...: nothing she asked
     outcome = await pipeline.handle(inbound)
-    if not outcome.stored:
-        await send_unstored(sender, inbound.address, outcome.replies, outcome.language)
-        return False
-    return True
+    if not outcome.stored or outcome.erased:
+        # nothing is queued: the database is down (the safe reply), or her contact and all
+        # its messages are gone (the confirmation that they are): sent directly, once
+        await send_unstored(sender, inbound.user_id, outcome.replies, outcome.language)
+    return outcome.stored
 
 
 @router.post("/webhooks/telegram")
@@ -238,10 +316,11 @@ async def telegram_webhook(request: Request):
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return JSONResponse({"error": "update too large"}, status_code=413)
+    if not webhook.is_json(request):
+        return webhook.not_json()
     try:
-        data = json.loads(body)
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            raise ValueError("not an update")
+        data = webhook.loads(body)
+        check_update(data)
         update = Update.de_json(data, state.telegram.bot)
     except Exception as exc:
         return JSONResponse({"error": f"malformed update: {exc}"[:200]}, status_code=400)

@@ -9,7 +9,12 @@ In:  GET  /webhooks/whatsapp  -- Meta's verification handshake (hub.mode, hub.ve
 Out: WhatsAppChannel, used by bot/core/delivery.py: text (4,096 characters a message), up to three
      reply buttons (titles of at most 20 characters, body of at most 1,024), a list message
      for four to ten choices (row titles of 24, descriptions of 72), and the configured
-     template once the 24-hour window has closed.
+     template once the 24-hour window has closed. The answers' marks (bot/core/markup.py) in
+     WhatsApp's own formatting: a Danish term `*sundhedskort*` as _italic_, `**bold**` as
+     *bold*.
+
+A notification whose fields have the wrong types (Meta never sends one) is refused with 400
+before anything is stored; a photo's, video's or document's caption is her text.
 
 The sender's number is used only to reply and is stored encrypted (bot/core/outbox.py); her
 WhatsApp profile name is never read.
@@ -19,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from datetime import datetime, timedelta
 
@@ -27,11 +31,13 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from bot.core import markup
 from bot.core.channel import Outgoing, SendError
 from bot.core.delivery import record_status, send_unstored
 from bot.core.pacing import RateLimit
 from bot.core.pipeline import Inbound, Pipeline
 from bot.core.textsplit import split_text
+from connectors import webhook
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -54,7 +60,15 @@ RATE_LIMIT_CODES = {4, 80007, 130429, 131048, 131056}
 
 
 def _shorten(text: str, limit: int) -> str:
+    text = markup.strip(text)  # a button or row title shows no formatting
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def formatted(text: str) -> str:
+    """The answers' marks in WhatsApp's formatting (same length or shorter)."""
+    return markup.render(
+        text, italic=lambda s: f"_{s}_", bold=lambda s: f"*{s}*", inside_words=False
+    )
 
 
 class WhatsAppChannel:
@@ -88,12 +102,12 @@ class WhatsAppChannel:
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": address}
         if not out.buttons:
             return [
-                {**base, "type": "text", "text": {"preview_url": False, "body": part}}
+                {**base, "type": "text", "text": {"preview_url": False, "body": formatted(part)}}
                 for part in split_text(out.text, TEXT_LIMIT)
             ]
         parts = [p for p in split_text(out.text, BODY_LIMIT) if p] or ["…"]  # body required
         bodies = [
-            {**base, "type": "text", "text": {"preview_url": False, "body": part}}
+            {**base, "type": "text", "text": {"preview_url": False, "body": formatted(part)}}
             for part in parts[:-1]
         ]
         choices = out.buttons[:10]
@@ -108,7 +122,8 @@ class WhatsAppChannel:
                     for i, b in enumerate(choices)
                 ]
             }
-            interactive = {"type": "button", "body": {"text": parts[-1]}, "action": action}
+            body = {"text": formatted(parts[-1])}
+            interactive = {"type": "button", "body": body, "action": action}
         else:
             rows = []
             for i, b in enumerate(choices):
@@ -119,7 +134,7 @@ class WhatsAppChannel:
                 rows.append(row)
             interactive = {
                 "type": "list",
-                "body": {"text": parts[-1]},
+                "body": {"text": formatted(parts[-1])},
                 "action": {"button": "☰", "sections": [{"title": "☰", "rows": rows}]},
             }
         bodies.append({**base, "type": "interactive", "interactive": interactive})
@@ -148,8 +163,8 @@ class WhatsAppChannel:
         raise SendError(reason, retryable=False)
 
     async def send(self, address: str, out: Outgoing) -> str:
-        first = None
-        for body in self.payloads(address, out):
+        first = ""
+        for body in self.payloads(address, out):  # never none: text is sent even when empty
             message_id = await self._post(body)
             first = first or message_id
         return first
@@ -199,6 +214,7 @@ def signature_ok(body: bytes, header: str, secret: str) -> bool:
 
 
 def _inbound(pipeline: Pipeline, message: dict) -> Inbound | None:
+    """One checked message (_check_message) as the pipeline's Inbound; None: nothing to do."""
     sender, kind = str(message["from"]), message.get("type", "unsupported")
     base = {
         "channel": "whatsapp",
@@ -218,22 +234,87 @@ def _inbound(pipeline: Pipeline, message: dict) -> Inbound | None:
         return Inbound(text=str(button.get("text") or button.get("payload") or ""), **base)
     if kind in ("reaction", "system", "order", "request_welcome"):
         return None  # not something she asked
+    caption = (message.get(kind) or {}).get("caption") if kind in CAPTIONED else None
+    if caption and caption.strip():  # her question about the photo: answered as her text
+        return Inbound(text=caption, **base)
     return Inbound(kind=MEDIA_KINDS.get(kind, "other"), **base)
+
+
+CAPTIONED = ("image", "video", "document")
 
 
 class Malformed(ValueError):
     pass
 
 
-def _changes(data) -> list[dict]:
+def _check(ok: bool, what: str) -> None:
+    if not ok:
+        raise Malformed(what)
+
+
+def _objects(value, what: str) -> list[dict]:
+    """A list of objects, or nothing when absent."""
+    if value is None:
+        return []
+    _check(isinstance(value, list), f"{what} must be a list")
+    _check(all(isinstance(item, dict) for item in value), f"{what} must hold objects")
+    return value
+
+
+def _strings(obj: dict, where: str, *fields: str) -> None:
+    for field in fields:
+        _check(isinstance(obj.get(field, ""), str), f"{where}.{field} must be a string")
+
+
+def _check_message(message: dict) -> None:
+    """The fields _inbound reads, with the types the Cloud API documents."""
+    _check("from" in message and "id" in message, "message without from or id")
+    _strings(message, "message", "from", "id", "type")
+    kind = message.get("type", "unsupported")
+    content = message.get(kind)
+    if kind in ("text", "interactive", "button", *CAPTIONED):
+        _check(content is None or isinstance(content, dict), f"message.{kind} must be an object")
+    content = content or {}
+    if kind == "text":
+        _strings(content, "text", "body")
+    elif kind == "interactive":
+        for field in ("button_reply", "list_reply"):
+            reply = content.get(field)
+            _check(reply is None or isinstance(reply, dict), f"{field} must be an object")
+            _strings(reply or {}, field, "id", "title")
+    elif kind == "button":
+        _strings(content, "button", "text", "payload")
+    elif kind in CAPTIONED:
+        _strings(content, kind, "caption")
+
+
+def _check_status(status: dict) -> None:
+    _strings(status, "status", "id", "status")
+    for error in _objects(status.get("errors"), "status.errors"):
+        _strings(error, "status.errors", "title", "message")
+
+
+def _work(data, phone_number_id: str) -> list[tuple[str, dict]]:
+    """The statuses and messages of a notification for our number, checked, in order."""
     if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
         raise Malformed("not a whatsapp_business_account notification")
-    values = []
-    for entry in data.get("entry") or []:
-        for change in entry.get("changes") or []:
-            if change.get("field") == "messages" and isinstance(change.get("value"), dict):
-                values.append(change["value"])
-    return values
+    work = []
+    for entry in _objects(data.get("entry"), "entry"):
+        for change in _objects(entry.get("changes"), "entry.changes"):
+            value = change.get("value")
+            if change.get("field") != "messages" or not isinstance(value, dict):
+                continue
+            metadata = value.get("metadata")
+            _check(metadata is None or isinstance(metadata, dict), "metadata must be an object")
+            if str((metadata or {}).get("phone_number_id", "")) != phone_number_id:
+                continue  # another number on the same app
+            for status in _objects(value.get("statuses"), "statuses"):
+                _check_status(status)
+                work.append(("status", status))
+            for message in _objects(value.get("messages"), "messages"):
+                _check_message(message)
+                work.append(("message", message))
+    return work
 
 
 @router.get("/webhooks/whatsapp")
@@ -263,20 +344,11 @@ async def whatsapp_webhook(request: Request):
         body, request.headers.get("x-hub-signature-256", ""), settings.whatsapp_app_secret
     ):
         return JSONResponse({"error": "bad or missing signature"}, status_code=401)
+    if not webhook.is_json(request):
+        return webhook.not_json()
     try:
-        values = _changes(json.loads(body))
-        work = []
-        for value in values:
-            metadata = value.get("metadata") or {}
-            if str(metadata.get("phone_number_id", "")) != settings.whatsapp_phone_number_id:
-                continue  # another number on the same app
-            for status in value.get("statuses") or []:
-                work.append(("status", status))
-            for message in value.get("messages") or []:
-                if "from" not in message or "id" not in message:
-                    raise Malformed("message without from or id")
-                work.append(("message", message))
-    except (ValueError, AttributeError, TypeError) as exc:
+        work = _work(webhook.loads(body), settings.whatsapp_phone_number_id)
+    except ValueError as exc:  # Malformed, or not JSON at all
         return JSONResponse({"error": f"malformed notification: {exc}"[:200]}, status_code=400)
 
     stored_all = True
@@ -288,9 +360,9 @@ async def whatsapp_webhook(request: Request):
         if inbound is None:
             continue
         outcome = await state.pipeline.handle(inbound)
-        if not outcome.stored:
-            stored_all = False  # the database is down
-            await send_unstored(state.whatsapp, inbound.address, outcome.replies, outcome.language)
+        stored_all &= outcome.stored  # False: the database is down
+        if not outcome.stored or outcome.erased:  # nothing queued (see connectors/telegram.py)
+            await send_unstored(state.whatsapp, inbound.user_id, outcome.replies, outcome.language)
     state.delivery.wake()
     if not stored_all:  # Meta delivers the notification again later
         return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
@@ -298,7 +370,7 @@ async def whatsapp_webhook(request: Request):
 
 
 def _record(state, status: dict) -> bool:
-    errors = status.get("errors") or []
+    errors = status.get("errors") or []  # checked by _check_status
     detail = (
         "; ".join(f"{e.get('code')}: {e.get('title') or e.get('message', '')}" for e in errors)
         or None

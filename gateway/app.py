@@ -22,6 +22,7 @@ from bot.core.rasa_client import RasaClient
 from bot.settings import Settings, get_settings
 from bot.storage.db import engine_for, migrate, session_factory
 from connectors import rest, telegram, whatsapp
+from gateway.limits import BodyLimit
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     workspace.install(app)  # counsellor pages under /workspace, JSON API under /api/v1
     app.include_router(telegram.router)
     app.include_router(whatsapp.router)
+    # outermost: no route reads more than its limit (413); the workspace and API: the default
+    app.add_middleware(
+        BodyLimit,
+        limits={
+            "/webhooks/rest/": rest.MAX_BODY_BYTES,
+            "/webhooks/telegram": telegram.MAX_BODY_BYTES,
+            "/webhooks/whatsapp": whatsapp.MAX_BODY_BYTES,
+        },
+    )
     return app
 
 

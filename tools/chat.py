@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = f"{args.url.rstrip('/')}/webhooks/rest/webhook"
     outbox = f"{args.url.rstrip('/')}/webhooks/rest/outbox"
     buttons: list[dict] = []
+    token = ""  # the outbox's secret for this sender, from the answer to the first message
     print(f"Talking to {args.url} as {args.sender}. Type /quit to leave.\n")
     while True:
         try:
@@ -37,18 +38,33 @@ def main(argv: list[str] | None = None) -> int:
         if line.isdigit() and 1 <= int(line) <= len(buttons):
             line = buttons[int(line) - 1]["payload"]
         try:
-            r = (
-                httpx.post(endpoint, json={"sender": args.sender, "message": line}, timeout=30)
-                if line
-                else httpx.get(outbox, params={"sender": args.sender}, timeout=30)
-            )
-            r.raise_for_status()
-            later = httpx.get(outbox, params={"sender": args.sender}, timeout=30).json()
+            later: list[dict] = []
+            if line:
+                r = httpx.post(
+                    endpoint,
+                    params={"markup": "plain"},  # a terminal shows no italics
+                    json={"sender": args.sender, "message": line},
+                    timeout=30,
+                )
+                r.raise_for_status()
+                token = r.headers.get("x-outbox-token", token)
+                replies = r.json()
+            else:
+                replies = []
+            if token:
+                waiting = httpx.get(
+                    outbox,
+                    params={"sender": args.sender, "markup": "plain"},
+                    headers={"x-outbox-token": token},
+                    timeout=30,
+                )
+                waiting.raise_for_status()
+                later = waiting.json()
         except httpx.HTTPError as exc:
             print(f"(could not reach the bot: {exc}; is `make run` running?)", file=sys.stderr)
             continue
         buttons = []
-        for reply in r.json() + later:
+        for reply in replies + later:
             print(f"bot> {reply.get('text', '')}")
             for b in reply.get("buttons") or []:
                 buttons.append(b)

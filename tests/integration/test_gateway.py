@@ -83,8 +83,11 @@ def test_danger_gets_emergency_numbers_first_even_when_rasa_fails(gateway):
     r = post(url, "s1", "please help me he is going to kill me")
     replies = r.json()
     assert r.status_code == 200
-    assert replies[0]["text"] == texts.text("utter_emergency", "en")
-    assert "112" in replies[0]["text"] and "1888" in replies[0]["text"]
+    assert replies[0]["text"] == texts.text("utter_danger_heard", "en")
+    assert replies[1]["text"] == texts.text("utter_emergency", "en")
+    assert "112" in replies[1]["text"] and "1888" in replies[1]["text"]
+    assert replies[-1]["text"] == texts.text("utter_offer_counsellor", "en")
+    assert replies[-1]["buttons"][0]["payload"] == "/request_human"
 
 
 def test_danger_is_flagged_to_rasa_and_not_repeated(gateway):
@@ -96,7 +99,12 @@ def test_danger_is_flagged_to_rasa_and_not_repeated(gateway):
     ]
     replies = post(url, "s2", "he is going to kill me").json()
     assert rasa.received[-1]["metadata"]["screening"] == "danger"
-    assert [r["text"] for r in replies] == [emergency, "Do you want to talk to a counsellor?"]
+    heard = texts.text("utter_danger_heard", "en")
+    assert [r["text"] for r in replies] == [
+        heard,
+        emergency,
+        "Do you want to talk to a counsellor?",
+    ]
 
 
 def test_rasa_outage_gives_a_safe_reply_in_her_language_and_keeps_the_message(gateway):
@@ -251,7 +259,7 @@ def test_a_first_message_in_no_known_language_gets_the_language_menu(gateway):
     url, rasa, _, _ = gateway
     replies = post(url, "s10", "👋👋").json()
     assert replies[0]["text"] == texts.text("utter_ask_language", None)
-    assert len(replies[0]["buttons"]) == 9
+    assert len(replies[0]["buttons"]) == 10  # one per language served: Farsi and Dari apart
     assert rasa.received == []
     post(url, "s10", '/choose_language{"language": "ti"}')
     assert rasa.received[-1]["metadata"]["language"] == "ti"
@@ -274,7 +282,8 @@ def test_database_failure_still_gives_emergency_numbers_first(gateway):
     r = post(url, "s12", "hjælp min mand slår mig")
     assert r.status_code == 200
     replies = r.json()
-    assert replies[0]["text"] == texts.text("utter_emergency", "da")
+    assert replies[0]["text"] == texts.text("utter_danger_heard", "da")
+    assert replies[1]["text"] == texts.text("utter_emergency", "da")
     assert replies[-1]["text"] == texts.text("utter_service_down", "da")
 
 
@@ -425,7 +434,10 @@ def test_while_a_counsellor_holds_her_case_the_bot_is_silent_but_never_on_danger
     assert count(db, Message, Message.text == "are you there? my husband took my papers") == 1
 
     replies = post(url, "h3", "he is going to kill me").json()
-    assert [r["text"] for r in replies] == [texts.text("utter_emergency", "en")]
+    assert [r["text"] for r in replies] == [
+        texts.text("utter_danger_heard", "en"),
+        texts.text("utter_emergency", "en"),
+    ]
     assert len(rasa.received) == asked
     assert _cases(db)[0].priority == EMERGENCY, "the case becomes an emergency"
 
@@ -453,18 +465,237 @@ def test_feedback_is_stored_without_any_link_to_her(gateway):
     assert not columns & {"contact_id", "user_hash", "conversation_key"}
 
 
+def outbox(url, sender, token=None):
+    headers = {"x-outbox-token": token} if token is not None else {}
+    return httpx.get(f"{url}/webhooks/rest/outbox", params={"sender": sender}, headers=headers)
+
+
 def test_rest_clients_fetch_a_late_answer_once(gateway):
     url, rasa, _, db = gateway
     rasa.mode = "error"
-    post(url, "late-1", "Hvor kan jeg lære dansk?")
-    assert httpx.get(f"{url}/webhooks/rest/outbox", params={"sender": "late-1"}).json() == []
+    token = post(url, "late-1", "Hvor kan jeg lære dansk?").headers["x-outbox-token"]
+    assert outbox(url, "late-1", token).json() == []
     rasa.mode = "ok"
     deadline = time.monotonic() + 15  # the retry worker runs every 5 s
     fetched = []
     while not fetched and time.monotonic() < deadline:
         time.sleep(0.5)
-        fetched = httpx.get(f"{url}/webhooks/rest/outbox", params={"sender": "late-1"}).json()
+        fetched = outbox(url, "late-1", token).json()
     assert fetched == [{"recipient_id": "late-1", "text": "echo: Hvor kan jeg lære dansk?"}]
-    assert httpx.get(f"{url}/webhooks/rest/outbox", params={"sender": "late-1"}).json() == []
-    assert httpx.get(f"{url}/webhooks/rest/outbox", params={"sender": "other"}).json() == []
+    assert outbox(url, "late-1", token).json() == []
+    assert outbox(url, "other", token).status_code == 401
     assert httpx.get(f"{url}/webhooks/rest/outbox").status_code == 400
+
+
+def test_the_outbox_needs_the_secret_handed_out_with_her_first_answer(gateway):
+    url, rasa, _, db = gateway
+    first = post(url, "out-1", "Hvor kan jeg lære dansk?")
+    assert first.status_code == 200 and isinstance(first.json(), list)
+    token = first.headers["x-outbox-token"]
+    assert len(token) >= 32
+    again = post(url, "out-1", "og hvad koster det?")
+    assert "x-outbox-token" not in again.headers, "whoever guesses her id later gets nothing"
+    _counsellor_writes(db, "Hej, jeg hedder Sara og er rådgiver.")
+
+    assert outbox(url, "out-1").status_code == 401, "no secret: the counsellor's reply stays"
+    assert outbox(url, "out-1", "").status_code == 401
+    assert outbox(url, "out-1", "0" * len(token)).status_code == 401
+    other = post(url, "out-2", "hej").headers["x-outbox-token"]
+    assert outbox(url, "out-1", other).status_code == 401, "another sender's secret"
+    assert outbox(url, "nobody", token).status_code == 401
+    assert outbox(url, "out-1", token).json() == [
+        {"recipient_id": "out-1", "text": "Hej, jeg hedder Sara og er rådgiver."}
+    ]
+
+    rasa.replies = [
+        {"recipient_id": "x", "text": texts.text("utter_deleted", "en")},
+        {"recipient_id": "x", "custom": {"directive": {"kind": "erase"}}},
+    ]
+    erased = post(url, "out-1", "/affirm")
+    assert "x-outbox-token" not in erased.headers
+    assert outbox(url, "out-1", token).status_code == 401, "erased: her old secret is void"
+    rasa.replies = None
+    new = post(url, "out-1", "hej igen").headers["x-outbox-token"]
+    assert new != token and outbox(url, "out-1", new).json() == []
+
+
+def _counsellor_writes(database_url, text):
+    from bot.core.outbox import Reply, enqueue
+
+    engine = create_engine(database_url)
+    with Session(engine, expire_on_commit=False) as s:
+        enqueue(s, s.scalar(select(Contact)), [Reply(text, kind="counsellor")])
+        s.commit()
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", None],
+)
+def test_a_rest_body_that_is_not_json_is_refused_with_415(gateway, content_type):
+    """What a web page can send cross-site without asking (a form, text/plain, a Blob)."""
+    url, rasa, _, db = gateway
+    body = b'{"sender": "csrf", "message": "hello"}'
+    headers = {"content-type": content_type} if content_type else {}
+    with httpx.Client(timeout=10) as client:
+        r = client.post(f"{url}/webhooks/rest/webhook", content=body, headers=headers)
+        assert r.status_code == 415 and r.json()["error"]
+        assert rasa.received == [] and count(db, Message) == 0
+        ok = client.post(f"{url}/webhooks/rest/webhook", json={"sender": "a", "message": "hej"})
+        assert ok.status_code == 200, "the same connection still works"
+
+
+def test_a_lone_surrogate_in_a_rest_message_is_stored_and_answered(gateway):
+    url, rasa, _, db = gateway
+    body = rb'{"sender": "sur-1", "message": "hvor kan jeg l\u00e6re dansk \ud800"}'
+    r = httpx.post(
+        f"{url}/webhooks/rest/webhook", content=body, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()[-1]["text"] == "echo: hvor kan jeg lære dansk \ufffd"
+    assert count(db, Message, Message.direction == "in", Message.status == "processed") == 1
+
+
+def test_deeply_nested_rest_json_is_a_400(gateway):
+    url, rasa, _, _ = gateway
+    body = (
+        b'{"sender": "a", "message": "hi", "metadata": {"x": ' + b"[" * 1000 + b"]" * 1000 + b"}}"
+    )
+    r = httpx.post(
+        f"{url}/webhooks/rest/webhook", content=body, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400 and r.json()["error"]
+    assert rasa.received == []
+
+
+def test_rest_keeps_the_answers_marks_unless_the_client_asks_for_plain_text(gateway):
+    url, rasa, _, _ = gateway
+    rasa.replies = [
+        {
+            "recipient_id": "x",
+            "text": "Gå til *Borgerservice* med dit **sundhedskort**; 5*3*2",
+            "buttons": [{"title": "Hvad er *CPR*?", "payload": "/ask_question"}],
+        }
+    ]
+    kept = post(url, "mk-1", "sundhedskort?").json()
+    assert kept[-1]["text"] == "Gå til *Borgerservice* med dit **sundhedskort**; 5*3*2"
+    plain = httpx.post(
+        f"{url}/webhooks/rest/webhook",
+        params={"markup": "plain"},
+        json={"sender": "mk-1", "message": "og igen?"},
+    ).json()
+    assert plain[-1]["text"] == "Gå til Borgerservice med dit sundhedskort; 5*3*2"
+    assert plain[-1]["buttons"] == [{"title": "Hvad er CPR?", "payload": "/ask_question"}]
+
+
+def _not_emergency(items: list[dict]) -> list[dict]:
+    """Without the emergency reply (a danger screen may flag a test message)."""
+    return [m for m in items if not ("112" in m.get("text", "") and "1888" in m.get("text", ""))]
+
+
+def test_stream_true_is_read_by_rasas_own_console_client(gateway):
+    """`rasa shell` (rasa.core.channels.console) streams by default: run its code, from the
+    Rasa environment, against the gateway."""
+    import json
+    import subprocess
+
+    rasa_python = Path(__file__).resolve().parents[2] / ".venv-rasa" / "bin" / "python"
+    if not rasa_python.exists():
+        pytest.skip(f"no Rasa environment at {rasa_python} (scripts/setup.sh makes it)")
+    url, rasa, _, _ = gateway
+    buttons = [{"title": "Ja", "payload": "/affirm"}, {"title": "Nej", "payload": "/deny"}]
+    rasa.replies = [
+        {"recipient_id": "x", "text": "Første svar med *Borgerservice* og æøå"},
+        {"recipient_id": "x", "text": "Vælg", "buttons": buttons},
+    ]
+    script = (
+        "import asyncio, json, sys\n"
+        "from rasa.core.channels import console\n"
+        "stream = getattr(console, 'send_message_receive_stream', None)"
+        " or console._send_message_receive_stream\n"
+        "async def main():\n"
+        "    url, sender = sys.argv[1:3]\n"
+        "    got = [m async for m in stream(url, '', sender, 'hvor lærer jeg dansk')]\n"
+        "    print(json.dumps(got))\n"
+        "asyncio.run(main())\n"
+    )
+    expected = [
+        {"recipient_id": "{sender}", "text": "Første svar med *Borgerservice* og æøå"},
+        {"recipient_id": "{sender}", "text": "Vælg", "buttons": buttons},
+    ]
+    for sender in ("rasa-shell-1", "rasa-shell-1"):  # a new conversation, then a known one
+        done = subprocess.run(
+            [str(rasa_python), "-c", script, url, sender],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={"RASA_TELEMETRY_ENABLED": "false", "PATH": "/usr/bin:/bin"},
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        got = json.loads(done.stdout.strip().splitlines()[-1])
+        assert _not_emergency(got) == [{**m, "recipient_id": sender} for m in expected]
+
+    r = httpx.post(
+        f"{url}/webhooks/rest/webhook?stream=true", json={"sender": "s-2", "message": "hej"}
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert r.text.endswith("\n"), "one JSON object a line, each line ended"
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert _not_emergency(lines) == [{**m, "recipient_id": "s-2"} for m in expected]
+    assert "x-outbox-token" in r.headers, "the outbox's secret comes with a stream too"
+
+
+def _chunks(size: int):
+    for _ in range(size // 65536 + 1):
+        yield b"x" * 65536
+
+
+@pytest.mark.parametrize(
+    "path, size, chunked",
+    [
+        ("/webhooks/rest/webhook", 300_000, False),
+        ("/webhooks/rest/webhook", 300_000, True),
+        ("/api/v1/cases/1/reply", 300_000, False),
+        ("/api/v1/cases/1/reply", 300_000, True),
+        ("/workspace/login", 300_000, False),
+        ("/workspace/login", 300_000, True),
+        ("/webhooks/telegram", 1_100_000, False),  # chunked: tests/integration/test_telegram.py
+        ("/webhooks/whatsapp", 1_100_000, False),
+    ],
+)
+def test_every_route_refuses_an_oversized_body_with_413(gateway, path, size, chunked):
+    url, rasa, _, db = gateway
+    content = _chunks(size) if chunked else b"x" * size
+    with httpx.Client(timeout=20) as client:
+        r = client.post(
+            f"{url}{path}", content=content, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 413, r.text
+        assert r.json()["error"]
+        assert rasa.received == []
+        ok = client.post(f"{url}/webhooks/rest/webhook", json={"sender": "a", "message": "hej"})
+        assert ok.status_code == 200, "the same client still works"
+
+
+def test_with_the_database_unreachable_rest_still_answers_safely_and_the_outbox_says_so(fakes):
+    from sqlalchemy.orm import sessionmaker
+
+    rasa, rasa_url, actions, action_url = fakes
+    settings = Settings(
+        hash_key="test-key",
+        database_url="sqlite:///:memory:",
+        rasa_url=rasa_url,
+        action_server_url=action_url,
+        rasa_timeout_s=5,
+    )
+    app = create_app(settings)
+    with serve(app) as url:
+        app.state.pipeline.sessions = sessionmaker(
+            create_engine("sqlite:////nonexistent-dir/bot.db")
+        )
+        r = post(url, "db-down", "hjælp min mand slår mig")
+        assert r.status_code == 200
+        assert texts.text("utter_emergency", "da") in [m["text"] for m in r.json()]
+        assert "x-outbox-token" not in r.headers
+        assert outbox(url, "db-down", "0" * 40).status_code == 503

@@ -288,8 +288,10 @@ def test_rasa_outage_gives_a_safe_reply_and_the_answer_follows_later(env):
 def test_danger_gets_emergency_numbers_first_even_when_rasa_is_down(env):
     env.rasa.mode = "error"
     env.post(env.tg.text_update(1015, "he is going to kill me"))
-    sent = wait_for(lambda: len(env.tg.chat(1015)) >= 2 and env.tg.chat(1015))
-    assert sent[0]["text"] == texts.text("utter_emergency", "en")
+    sent = wait_for(lambda: len(env.tg.chat(1015)) >= 4 and env.tg.chat(1015))
+    assert sent[0]["text"] == texts.text("utter_danger_heard", "en")
+    assert sent[1]["text"] == texts.text("utter_emergency", "en")
+    assert sent[3]["text"] == texts.text("utter_offer_counsellor", "en"), "a person, with buttons"
 
 
 def test_database_outage_still_answers_safely_and_asks_telegram_to_redeliver(env):
@@ -298,9 +300,10 @@ def test_database_outage_still_answers_safely_and_asks_telegram_to_redeliver(env
     )
     r = env.post(env.tg.text_update(1016, "he is going to kill me"))
     assert r.status_code == 503, "Telegram must deliver the update again"
-    sent = wait_for(lambda: len(env.tg.chat(1016)) == 2 and env.tg.chat(1016))
-    assert sent[0]["text"] == texts.text("utter_emergency", "en")
-    assert sent[1]["text"] == texts.text("utter_service_down", "en")
+    sent = wait_for(lambda: len(env.tg.chat(1016)) == 3 and env.tg.chat(1016))
+    assert sent[0]["text"] == texts.text("utter_danger_heard", "en")
+    assert sent[1]["text"] == texts.text("utter_emergency", "en")
+    assert sent[2]["text"] == texts.text("utter_service_down", "en")
 
 
 def test_webhook_is_registered_with_the_secret_and_removed_on_shutdown(sqlite_url):
@@ -350,3 +353,214 @@ def test_on_postgresql_a_conversation_is_answered_in_order(pg_env):
         lambda: [m.status for m in env.rows(Message.direction == "out")] == ["sent", "sent"],
         what="both replies recorded as sent",
     )
+
+
+# -- hardening: what a correctly authenticated but broken update does -------------------------
+
+
+def _emergency(text: str) -> bool:
+    """Whether a text is the emergency reply in some language (a danger screen may flag a
+    test message; these tests are about something else)."""
+    return "112" in text and "1888" in text
+
+
+def _answers(env, chat_id: int) -> list[dict]:
+    return [m for m in env.tg.chat(chat_id) if not _emergency(m["text"])]
+
+
+def _no_row_left_unfinished(env):
+    unfinished = [m for m in env.rows() if m.status in ("received", "sending", "queued")]
+    assert unfinished == [], [(m.direction, m.status, m.text) for m in unfinished]
+
+
+def _still_answers(env, client, chat_id=1099):
+    """The next, well-formed update on the same (kept-alive) connection is answered."""
+    r = client.post(
+        f"{env.url}/webhooks/telegram",
+        json=env.tg.text_update(chat_id, "hvor lærer jeg dansk"),
+        headers={"x-telegram-bot-api-secret-token": SECRET},
+    )
+    assert r.status_code == 200
+    wait_for(lambda: env.tg.chat(chat_id), what="the next update answered")
+
+
+def _broken(tg, case: str) -> dict:
+    update = tg.text_update(1030, "hvad er et sundhedskort")
+    message = update["message"]
+    press = tg.callback_update(1030, "b:1:0")
+    query = press["callback_query"]
+    if case == "no chat":
+        del message["chat"]
+    elif case == "text a number":
+        message["text"] = 12
+    elif case == "text an object":
+        message["text"] = {"body": "hi"}
+    elif case == "chat.id abc":
+        message["chat"]["id"] = "abc"
+    elif case == "chat.id true":
+        message["chat"]["id"] = True
+    elif case == "chat.id {}":
+        message["chat"]["id"] = {}
+    elif case == "callback message.chat null":
+        query["message"]["chat"] = None
+        return press
+    elif case == "callback from null":
+        query["from"] = None
+        return press
+    elif case == "callback data a number":
+        query["data"] = 5
+        return press
+    elif case == "callback data an object":
+        query["data"] = {"b": 1}
+        return press
+    return update
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no chat",
+        "text a number",
+        "text an object",
+        "chat.id abc",
+        "chat.id true",
+        "chat.id {}",
+        "callback message.chat null",
+        "callback from null",
+        "callback data a number",
+        "callback data an object",
+    ],
+)
+def test_an_authenticated_update_with_wrong_types_is_refused_before_anything_is_stored(env, case):
+    with httpx.Client(timeout=10) as client:
+        r = client.post(
+            f"{env.url}/webhooks/telegram",
+            json=_broken(env.tg, case),
+            headers={"x-telegram-bot-api-secret-token": SECRET},
+        )
+        assert r.status_code == 400, r.text
+        assert "error" in r.json()
+        assert env.rows() == [] and env.rasa.received == []
+        _still_answers(env, client)
+    time.sleep(0.3)
+    assert [m["chat_id"] for m in env.tg.sent] == [1099]
+    _no_row_left_unfinished(env)
+
+
+@pytest.mark.parametrize("data", ["b:" + "9" * 400 + ":0", "b:1:" + "9" * 400, "b:²:0", "b:-1:0"])
+def test_a_forged_button_reference_is_ignored_not_a_server_error(env, data):
+    with httpx.Client(timeout=10) as client:
+        r = client.post(
+            f"{env.url}/webhooks/telegram",
+            json=env.tg.callback_update(1031, data),
+            headers={"x-telegram-bot-api-secret-token": SECRET},
+        )
+        assert r.status_code == 200, r.text
+        _still_answers(env, client)
+    assert env.tg.chat(1031) == [] and len(env.rasa.received) == 1
+
+
+def test_a_message_from_a_bot_is_not_answered(env):
+    update = env.tg.text_update(1032, "hvad er et sundhedskort")
+    update["message"]["from"]["is_bot"] = True
+    press = env.tg.callback_update(1032, "b:1:0")
+    press["callback_query"]["from"]["is_bot"] = True
+    assert env.post(update).status_code == 200
+    assert env.post(press).status_code == 200
+    time.sleep(0.5)
+    assert env.rows() == [] and env.tg.sent == [] and env.rasa.received == []
+    assert env.tg.callback_answers == []
+
+
+def test_a_photos_caption_is_answered_as_her_question(env):
+    env.post(env.tg.photo_update(1033, "Hvad betyder dette brev fra kommunen?"))
+    sent = wait_for(lambda: _answers(env, 1033))
+    assert sent[0]["text"] == "echo: Hvad betyder dette brev fra kommunen?"
+    assert env.rasa.received[-1]["message"] == "Hvad betyder dette brev fra kommunen?"
+    env.post(env.tg.photo_update(1033))  # a photo alone: what the bot can read
+    sent = wait_for(lambda: len(_answers(env, 1033)) == 2 and _answers(env, 1033))
+    assert sent[1]["text"] == texts.text("utter_unsupported_media", "da")
+
+
+def test_a_lone_surrogate_is_stored_and_answered_once_not_503_on_every_redelivery(env):
+    update = env.tg.text_update(1034, "hvor kan jeg lære dansk PLACEHOLDER")
+    body = httpx.Request("POST", "/", json=update).content.replace(b"PLACEHOLDER", b"\\ud800")
+    headers = {"x-telegram-bot-api-secret-token": SECRET, "content-type": "application/json"}
+    for _ in range(2):  # and its redelivery
+        r = httpx.post(f"{env.url}/webhooks/telegram", content=body, headers=headers)
+        assert r.status_code == 200, r.text
+    wait_for(lambda: _answers(env, 1034))
+    time.sleep(0.5)
+    assert [m["text"] for m in _answers(env, 1034)] == ["echo: hvor kan jeg lære dansk \ufffd"]
+    assert env.rows(Message.direction == "in")[0].text == "hvor kan jeg lære dansk \ufffd"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
+def test_an_update_that_is_not_json_is_refused_with_415(env, content_type):
+    headers = {"x-telegram-bot-api-secret-token": SECRET}
+    if content_type:
+        headers["content-type"] = content_type
+    body = httpx.Request("POST", "/", json=env.tg.text_update(1035, "hello")).content
+    with httpx.Client(timeout=10) as client:
+        r = client.post(f"{env.url}/webhooks/telegram", content=body, headers=headers)
+        assert r.status_code == 415
+        assert env.rows() == []
+        _still_answers(env, client)
+
+
+def test_danish_terms_are_shown_in_italics_and_everything_else_escaped(env):
+    env.rasa.replies = [
+        {
+            "text": "Gå til *Borgerservice* <i>før</i> kl. 12 & **husk** dit *sundhedskort*; 5*3*2",
+            "buttons": [{"title": "Hvad er *CPR*?", "payload": "/ask_question"}],
+        }
+    ]
+    env.post(env.tg.text_update(1036, "sundhedskort?"))
+    sent = wait_for(lambda: _answers(env, 1036))[0]
+    assert sent["parse_mode"] == "HTML"
+    assert sent["text"] == (
+        "Gå til <i>Borgerservice</i> &lt;i&gt;før&lt;/i&gt; kl. 12 &amp; <b>husk</b> dit "
+        "<i>sundhedskort</i>; 5*3*2"
+    )
+    assert sent["reply_markup"]["inline_keyboard"][0][0]["text"] == "Hvad er CPR?"
+
+
+def test_deleting_her_data_with_the_yes_button_is_confirmed_in_her_chat(env):
+    env.rasa.replies = [
+        {
+            "text": "Do you want me to delete everything?",
+            "buttons": [{"title": "Yes, delete", "payload": "/affirm"}],
+        }
+    ]
+    env.post(env.tg.text_update(1037, "/delete"))
+    asked = wait_for(lambda: _answers(env, 1037))[0]
+    data = asked["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    wait_for(lambda: [m for m in env.rows(Message.direction == "out") if m.status == "sent"])
+    env.rasa.replies = [
+        {"text": texts.text("utter_deleted", "en")},
+        {"custom": {"directive": {"kind": "erase"}}},
+    ]
+    press = env.tg.callback_update(1037, data, on_message_id=asked["message_id"])
+    assert env.post(press).status_code == 200
+    assert env.rasa.received[-1]["message"] == "/affirm"
+    deleted = texts.text("utter_deleted", "en")
+    wait_for(lambda: [m for m in env.tg.chat(1037) if m["text"] == deleted], what="confirmed")
+    assert env.rows() == [], "her messages are erased"
+    time.sleep(0.3)
+    assert [m["text"] for m in env.tg.chat(1037)].count(deleted) == 1, "sent once"
+
+
+def test_an_oversized_update_sent_without_a_length_is_stopped_at_the_limit(env):
+    def chunks():  # chunked transfer: no Content-Length to refuse up front
+        yield b'{"update_id": 7, "message": {"text": "'
+        for _ in range(20):
+            yield b"x" * 65536
+
+    headers = {"x-telegram-bot-api-secret-token": SECRET, "content-type": "application/json"}
+    with httpx.Client(timeout=10) as client:
+        r = client.post(f"{env.url}/webhooks/telegram", content=chunks(), headers=headers)
+        assert r.status_code == 413 and "error" in r.json()
+        _still_answers(env, client)
+    assert env.rasa.received[-1]["message"] == "hvor lærer jeg dansk"

@@ -328,8 +328,9 @@ def test_database_outage_still_answers_safely_and_asks_meta_to_redeliver(env):
     )
     r = env.notify(env.wa.text(WA, "he is going to kill me"))
     assert r.status_code == 503
-    sent = wait_for(lambda: len(env.wa.chat(WA)) == 2 and env.wa.chat(WA))
-    assert sent[0]["text"]["body"] == texts.text("utter_emergency", "en")
+    sent = wait_for(lambda: len(env.wa.chat(WA)) == 3 and env.wa.chat(WA))
+    assert sent[0]["text"]["body"] == texts.text("utter_danger_heard", "en")
+    assert sent[1]["text"]["body"] == texts.text("utter_emergency", "en")
 
 
 def test_rasa_outage_keeps_the_message_and_the_answer_follows(env):
@@ -339,3 +340,164 @@ def test_rasa_outage_keeps_the_message_and_the_answer_follows(env):
     assert first[0]["text"]["body"] == texts.text("utter_service_down", "tr")
     env.rasa.mode = "ok"
     wait_for(lambda: len(env.wa.chat(WA)) == 2, timeout=15)
+
+
+# -- hardening: what a correctly signed but broken notification does --------------------------
+
+
+def _post_signed(env, body: bytes, client=None, content_type="application/json"):
+    headers = {"x-hub-signature-256": env.wa.sign(body)}
+    if content_type:
+        headers["content-type"] = content_type
+    return (client or httpx).post(f"{env.url}/webhooks/whatsapp", content=body, headers=headers)
+
+
+def _still_answers(env, client, wa_id="4520999999"):
+    body, headers = env.wa.signed(env.wa.text(wa_id, "hvor lærer jeg dansk"))
+    r = client.post(f"{env.url}/webhooks/whatsapp", content=body, headers=headers)
+    assert r.status_code == 200
+    wait_for(lambda: env.wa.chat(wa_id), what="the next notification answered")
+
+
+def _answers(env, wa_id: str = WA) -> list[dict]:
+    """Her chat without the emergency reply (a danger screen may flag a test message; these
+    tests are about something else)."""
+
+    def body(m):
+        return (m.get("text") or {}).get("body") or m.get("interactive", {}).get("body", {})
+
+    return [m for m in env.wa.chat(wa_id) if not ("112" in str(body(m)) and "1888" in str(body(m)))]
+
+
+def _no_row_left_unfinished(env):
+    with env.session() as db:
+        rows = db.scalars(select(Message)).all()
+    unfinished = [m for m in rows if m.status in ("received", "sending", "queued")]
+    assert unfinished == [], [(m.direction, m.status, m.text) for m in unfinished]
+
+
+def _broken(wa, case: str) -> bytes:
+    import json
+
+    if case == "nested 1,000 deep":
+        return (
+            b'{"object": "whatsapp_business_account", "entry": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+        )
+    notification = wa.text(WA, "hvad er et sundhedskort")
+    value = notification["entry"][0]["changes"][0]["value"]
+    message = value["messages"][0]
+    if case == "text a string":
+        message["text"] = "hvad er et sundhedskort"
+    elif case == "type a list":
+        message["type"] = ["text"]
+    elif case == "interactive reply a string":
+        message.update(type="interactive", interactive={"button_reply": "b:1:0"})
+    else:
+        status = wa.status("wamid.X", WA, "delivered")["entry"][0]["changes"][0]["value"]
+        del value["messages"]
+        if case == "statuses an object":
+            value["statuses"] = status["statuses"][0]
+        elif case == 'statuses [""]':
+            value["statuses"] = [""]
+        elif case == "errors a string":
+            value["statuses"] = [{**status["statuses"][0], "status": "failed", "errors": "boom"}]
+    return json.dumps(notification).encode()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "nested 1,000 deep",
+        "text a string",
+        "type a list",
+        "interactive reply a string",
+        "statuses an object",
+        'statuses [""]',
+        "errors a string",
+    ],
+)
+def test_a_signed_notification_with_wrong_types_is_refused_before_anything_is_stored(env, case):
+    with httpx.Client(timeout=10) as client:
+        r = _post_signed(env, _broken(env.wa, case), client)
+        assert r.status_code == 400, r.text
+        assert env.rasa.received == [] and env.outbound() == []
+        _still_answers(env, client)
+    _no_row_left_unfinished(env)
+
+
+def test_contact_cards_and_a_contacts_list_get_the_kind_reply(env):
+    card = [{"name": {"formatted_name": "Sara", "first_name": "Sara"}, "phones": []}]
+    notification = env.wa.message(WA, card, "contacts")  # "contacts": [...] as Meta sends
+    notification["entry"][0]["changes"][0]["value"]["contacts"] = {"wa_id": WA}  # not a list
+    assert env.notify(notification).status_code == 200
+    sent = wait_for(lambda: _answers(env))
+    assert sent[0]["text"]["body"] == texts.text("utter_unsupported_media", "en")
+    assert env.rasa.received == []
+
+
+def test_a_late_delivered_report_does_not_overwrite_failed(env):
+    env.notify(env.wa.text(WA, "hello"))
+    wamid = wait_for(lambda: env.wa.chat(WA))[0]["id"]
+    wait_for(lambda: any(m.status == "sent" for m in env.outbound()))
+    env.notify(env.wa.status(wamid, WA, "failed", [{"code": 131047, "title": "Re-engagement"}]))
+    for status in ("delivered", "read", "sent"):  # late reports, out of order
+        assert env.notify(env.wa.status(wamid, WA, status)).status_code == 200
+    out = env.outbound()[0]
+    assert out.status == "failed" and "131047" in out.last_error
+
+
+def test_a_lone_surrogate_is_stored_and_answered_once_not_503_on_every_redelivery(env):
+    import json
+
+    body = json.dumps(env.wa.text(WA, "hvor kan jeg lære dansk PLACEHOLDER")).encode()
+    body = body.replace(b"PLACEHOLDER", b"\\ud800")
+    for _ in range(2):  # and Meta's redelivery
+        assert _post_signed(env, body).status_code == 200
+    wait_for(lambda: _answers(env))
+    time.sleep(0.5)
+    assert [m["text"]["body"] for m in _answers(env)] == ["echo: hvor kan jeg lære dansk \ufffd"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
+def test_a_notification_that_is_not_json_is_refused_with_415(env, content_type):
+    body, _ = env.wa.signed(env.wa.text(WA, "hello"))
+    with httpx.Client(timeout=10) as client:
+        assert _post_signed(env, body, client, content_type).status_code == 415
+        assert env.rasa.received == []
+        _still_answers(env, client)
+
+
+def test_danish_terms_use_whatsapps_own_italics(env):
+    env.rasa.replies = [{"text": "Gå til *Borgerservice* og **husk** dit *sundhedskort*; 5*3*2"}]
+    env.notify(env.wa.text(WA, "sundhedskort?"))
+    sent = wait_for(lambda: _answers(env))[0]
+    assert sent["text"]["body"] == "Gå til _Borgerservice_ og *husk* dit _sundhedskort_; 5*3*2"
+    env.rasa.replies = [
+        {"text": "Vælg *CPR*", "buttons": [{"title": "*CPR*-nummer", "payload": "/x"}]}
+    ]
+    env.notify(env.wa.text(WA, "cpr?"))
+    sent = wait_for(lambda: len(_answers(env)) == 2 and _answers(env))[1]
+    assert sent["interactive"]["body"]["text"] == "Vælg _CPR_"
+    assert sent["interactive"]["action"]["buttons"][0]["reply"]["title"] == "CPR-nummer"
+
+
+def test_a_photos_caption_is_answered_as_her_question(env):
+    image = {"id": "media-2", "mime_type": "image/jpeg", "caption": "Hvad betyder dette brev?"}
+    env.notify(env.wa.message(WA, image, "image"))
+    sent = wait_for(lambda: _answers(env))
+    assert sent[0]["text"]["body"] == "echo: Hvad betyder dette brev?"
+
+
+def test_deleting_her_data_is_confirmed_in_her_chat(env):
+    env.notify(env.wa.text(WA, "hello"))
+    wait_for(lambda: env.wa.chat(WA))
+    env.rasa.replies = [
+        {"text": texts.text("utter_deleted", "en")},
+        {"custom": {"directive": {"kind": "erase"}}},
+    ]
+    assert env.notify(env.wa.button_reply(WA, "b:1:0", "Yes, delete")).status_code == 200
+    deleted = texts.text("utter_deleted", "en")
+    wait_for(lambda: [m for m in env.wa.chat(WA) if m["text"]["body"] == deleted], what="confirmed")
+    assert env.outbound() == [], "her messages are erased"

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from telegram import CallbackQuery, Chat, Message, Update, User, Voice
+from telegram import CallbackQuery, Chat, Message, PhotoSize, Update, User, Voice
 
 BOT = User(id=7000001, is_bot=True, first_name="Orientation", username="orientation_bot")
 
@@ -67,6 +67,17 @@ class FakeTelegram:
             chat=Chat(id=chat_id, type="private"),
             from_user=self.user(chat_id),
             voice=Voice(file_id="AwACAgQ", file_unique_id="AgAD", duration=4),
+        )
+        return Update(update_id=next(self._update_ids), message=message).to_dict()
+
+    def photo_update(self, chat_id: int, caption: str | None = None) -> dict:
+        message = Message(
+            message_id=next(self._message_ids),
+            date=_now(),
+            chat=Chat(id=chat_id, type="private"),
+            from_user=self.user(chat_id),
+            photo=[PhotoSize(file_id="AgACAgQ", file_unique_id="AQAD", width=960, height=1280)],
+            caption=caption,
         )
         return Update(update_id=next(self._update_ids), message=message).to_dict()
 
