@@ -43,6 +43,15 @@ VETO = 0.0
 C = 16.0  # inverse regularisation of the logistic regression
 
 
+MIN_WORDS, MIN_LETTERS = 3, 12  # shorter messages are left to the patterns
+
+
+def enough_to_judge(text: str) -> bool:
+    """Whether a message says enough for the model: it was trained on sentences, and on one
+    or two words ("hello there", "and again") its probabilities mean nothing."""
+    return len(text.split()) >= MIN_WORDS and sum(ch.isalpha() for ch in text) >= MIN_LETTERS
+
+
 @dataclass(frozen=True)
 class Judgement:
     probability: float  # of danger or acute need

@@ -59,6 +59,8 @@ def screen(text: str) -> Screening:
     found = screen_patterns(text)
     if not (text or "").strip() or text.startswith("/"):  # a button's payload says nothing
         return found
+    if not danger_model.enough_to_judge(text):
+        return found  # "hello there", "ok": too little for the model, which misreads them
     model = danger_model.model()
     if model is None:
         return found
