@@ -16,11 +16,13 @@ message's replies, with no fixed sleep and no "quiet period".
 from __future__ import annotations
 
 import html
+import re
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, func, select
 
+from bot.core import markup
 from bot.referrals import NORMAL, Case
 from bot.referrals.models import OpeningHours, UserSession
 from common import texts
@@ -157,10 +159,11 @@ def test_somali_on_telegram_clarification_answer_and_handoff(stack, platforms):
     assert 2 <= len(keyboard) <= 3
 
     answer = chat.press(clarify, 0)
-    body = html.unescape("\n".join(m["text"] for m in answer))
+    # Telegram shows the Danish terms in italics: compare the words, not the marks
+    body = html.unescape(re.sub(r"</?[ib]>", "", "\n".join(m["text"] for m in answer)))
     titles = [row[0]["text"] for row in keyboard]
     entry = next(e for e in KB.entries if KB.render(e, "so").title == titles[0])
-    assert KB.render(entry, "so").text.split("\n")[0][:40] in body
+    assert markup.strip(KB.render(entry, "so").text).split("\n")[0][:40] in body
     assert texts.text("utter_answer_source", "so").split("{")[0] in body
 
     replies = chat.write("/human")

@@ -1,7 +1,7 @@
 """The danger screen's second layer (bot/core/danger_model.py), built by setup from the curated
 examples: danger phrased with no listed word is caught, ordinary questions are not, and the
-two layers combine as bot/core/safety.py says (a pattern stands unless the model is all but sure
-it is calm; the model alone alarms above its threshold; patterns only without a model).
+layers combine as bot/core/safety.py says: a pattern's match always stands, the model alone
+alarms above its threshold, short messages and a missing model leave it to the patterns.
 These messages were written for this test, not taken from the blind sets."""
 
 from __future__ import annotations
@@ -53,13 +53,18 @@ class _Fixed:
         return self.judgement
 
 
-def test_a_pattern_match_is_taken_back_only_when_the_model_is_all_but_sure(monkeypatch):
+def test_a_pattern_match_stands_even_when_the_model_calls_it_calm(monkeypatch):
+    # The veto is off (VETO = 0): on the dev cases it took back real disclosures.
     text = "he is going to kill me"
     assert safety.screen_patterns(text).danger
-    monkeypatch.setattr(danger_model, "model", lambda: _Fixed(danger_model.VETO / 2))
-    assert not safety.screen(text).danger
-    monkeypatch.setattr(danger_model, "model", lambda: _Fixed(danger_model.VETO * 2))
+    monkeypatch.setattr(danger_model, "model", lambda: _Fixed(0.0))
     assert safety.screen(text).danger
+
+
+def test_a_short_message_is_left_to_the_patterns(monkeypatch):
+    monkeypatch.setattr(danger_model, "model", lambda: _Fixed(1.0))
+    assert not safety.screen("hello there").danger
+    assert safety.screen("hello there, please come now").danger
 
 
 def test_the_model_alone_alarms_above_its_threshold(monkeypatch):
