@@ -30,7 +30,8 @@ def rasa(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 def _used_in_code() -> set[str]:
     """Responses the action server and gateway send by name (so no rule mentions them)."""
     names = set()
-    for path in (REPO / "bot").rglob("*.py"):
+    code = ("bot", "actions", "connectors", "gateway", "common")
+    for path in (p for folder in code for p in (REPO / folder).rglob("*.py")):
         names |= set(re.findall(r"utter_[a-z_]+", path.read_text(encoding="utf-8")))
     return names
 
@@ -45,7 +46,7 @@ def _asked_by_forms() -> set[str]:
     }
 
 
-# Sent by the gateway with the referral queue's figures (contracts.md), and Rasa's own
+# Sent by the gateway with the referral queue's figures (bot/core/pipeline.py), and Rasa's own
 # fallback text; listed here so they stay even while the code that sends them changes.
 RESERVED = {
     "utter_handoff_queued",
