@@ -84,6 +84,7 @@ _SPACY_CODES = {
     "ar": "ar",
     "uk": "uk",
     "fa": "fa",
+    "prs": "fa",  # Dari: spaCy has no tokenizer of its own for it; Farsi's fits the script
     "ur": "ur",
     "tr": "tr",
     "ti": "ti",

@@ -28,7 +28,7 @@ MIN_QUESTIONS = 4
 # How each language writes 1,675.5: (thousands separator, decimal mark). Digits are always Latin
 # in the texts; knowledge/README.md "Numbers" is the editor's version of this table.
 NUMBER_STYLES = {"en": (",", "."), "da": (".", ","), "tr": (".", ","), "uk": (" ", ",")}
-DEFAULT_STYLE = (",", ".")  # ar, so, fa, ur, ti: as English
+DEFAULT_STYLE = (",", ".")  # ar, so, fa, prs, ur, ti: as English
 
 # a run of digit groups joined by one separator each: "1.675", "17:30", "24.3.2020", "308 000"
 _CLUSTER = re.compile(r"\d+(?:[.,:/ ]\d+)*")

@@ -6,6 +6,11 @@ Ukrainian); within a script pycld2 decides, with py3langid as second opinion, bo
 the languages we serve. A woman's explicit choice always wins over this guess: callers pass it
 as `preferred` and only a confident detection of another language overrides the conversation's
 language for a single message.
+
+Dari (`prs`) and Farsi (`fa`) share script, letters and most words; no detector here tells a
+short chat message in one from the other. detect() therefore never says `prs`: a Persian-script
+message is `fa`, and choose() keeps `prs` when that is the conversation's language (she chose
+Dari, or her conversation already is in Dari).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from functools import lru_cache
 from langtools.languages import NAMES, SUPPORTED  # noqa: F401  (re-exported)
 
 # Codes the detectors may return that we serve in a near language.
+# ("prs" is served, but detect() cannot tell it from Farsi: see SAME_WRITING below.)
 ALIASES = {
     "ru": "uk",
     "prs": "fa",
@@ -28,6 +34,10 @@ ALIASES = {
     "nn": "da",
     "sv": "da",
 }
+
+# Served languages that detect() reports as another one, because they are written alike:
+# a message detected as the value keeps the key when the key is the conversation's language.
+SAME_WRITING = {"prs": "fa"}
 
 # Letters only Urdu uses among the Arabic-script languages we serve (ے ں ٹ ڈ ڑ ھ),
 # and letters Arabic has but Persian and Urdu do not normally write (ة ى أ إ ؤ).
@@ -42,7 +52,7 @@ _ARABIZI = re.compile(
 
 @dataclass(frozen=True)
 class Detection:
-    language: str | None  # one of SUPPORTED, or None when nothing fits
+    language: str | None  # one of SUPPORTED (never "prs": Dari reads as "fa"), or None
     confidence: float  # 0..1
     reliable: bool  # enough text and agreement to switch language on it alone
 
@@ -157,10 +167,13 @@ def detect(text: str) -> Detection:
 
 def choose(text: str, preferred: str | None, found: Detection | None = None) -> str:
     """The language to answer in: the conversation's language unless this message is clearly
-    in another one we serve; English when nothing is known. `found`: detect(text), if the
-    caller has it already."""
+    in another one we serve; English when nothing is known. A Persian-script message is Farsi
+    unless the conversation is in Dari (SAME_WRITING): then it stays Dari. `found`:
+    detect(text), if the caller has it already."""
     found = found or detect(text)
     if preferred in SUPPORTED:
+        if found.language and SAME_WRITING.get(preferred) == found.language:
+            return preferred
         if found.language and found.language != preferred and found.reliable:
             return found.language
         return preferred

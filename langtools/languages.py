@@ -6,7 +6,7 @@ and the workspace all read it from here (common/vocab.py re-exports it for the p
 
 from __future__ import annotations
 
-SUPPORTED = ("en", "da", "ar", "so", "uk", "fa", "ur", "tr", "ti")
+SUPPORTED = ("en", "da", "ar", "so", "uk", "fa", "prs", "ur", "tr", "ti")
 NAMES = {
     "en": "English",
     "da": "Dansk",
@@ -14,6 +14,7 @@ NAMES = {
     "so": "Soomaali",
     "uk": "Українська",
     "fa": "فارسی",
+    "prs": "دری",
     "ur": "اردو",
     "tr": "Türkçe",
     "ti": "ትግርኛ",

@@ -149,7 +149,8 @@ def test_danger_during_the_request_gets_the_numbers_first_and_the_request_goes_o
     ask_for_a_person(chat, sender, lang)
     chat(sender, '/request_human{"topic": "violence"}')
     replies = chat(sender, DANGER[lang])
-    assert replies[0]["text"] == texts.text("utter_emergency", lang)
+    assert replies[0]["text"] == texts.text("utter_danger_heard", lang)
+    assert replies[1]["text"] == texts.text("utter_emergency", lang)
     assert sum("112" in (r.get("text") or "") for r in replies) == 1
     assert replies[-1]["text"] == texts.text("utter_ask_handoff_woman", lang)
 
@@ -200,3 +201,29 @@ def test_not_helpful_is_heard_and_a_person_offered(chat, lang, question):
     )
     assert "/request_human" in payloads(replies)
     assert joined(chat(sender, "/feedback_positive")) == texts.text("utter_feedback_thanks", lang)
+
+
+# Dari (prs) is written like Farsi, so detection alone would answer her in Farsi: she chooses
+# Dari with the menu's button, and a question in Dari words gets the entry's Dari text.
+DARI_QUESTION = ("interpreter-free-first-3-years", "برای داکتر ترجمان رایگان است؟")
+
+
+def test_a_woman_who_chooses_dari_gets_dari_answers(chat):
+    from knowledge.store import load
+
+    kb = load()
+    sender = new_sender()
+    replies = chat(sender, '/choose_language{"language": "prs"}')
+    assert texts.text("utter_language_changed", "prs") in joined(replies)
+
+    entry_id, question = DARI_QUESTION
+    replies = chat(sender, question)
+    chosen = [p for p in payloads(replies) if f'"entry_id": "{entry_id}"' in p]
+    if chosen:  # she was asked to choose: she takes the right one
+        replies = chat(sender, chosen[0])
+    text = joined(replies)
+    assert kb.render(entry_id, "prs").text in text
+    assert kb.render(entry_id, "fa").text not in text, "answered in Farsi"
+    assert texts.text("utter_machine_translation_notice", "prs") in text
+    assert texts.text("utter_ask_feedback", "prs") in text
+    assert joined(chat(sender, "/feedback_positive")) == texts.text("utter_feedback_thanks", "prs")

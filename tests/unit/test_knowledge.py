@@ -118,6 +118,7 @@ def _copy_entry(tmp_path: Path, topic: str, entry_id: str) -> Path:
         ("uk", "DKK 1 675"),
         ("ar", "DKK 1,675"),
         ("fa", "DKK ۱,۶۷۵"),
+        ("prs", "DKK 1,675"),
     ],
 )
 def test_a_thousands_number_has_the_same_value_in_every_style(lang, text):

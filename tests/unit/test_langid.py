@@ -51,3 +51,47 @@ def test_detection_does_not_depend_on_what_was_detected_before():
     detect("أريد التحدث مع شخص")
     detect("می‌خواهم با یک نفر صحبت کنم")
     assert [detect(t) for t in latin] == before
+
+
+# Dari (prs): written like Farsi, so detection says "fa"; her choice of Dari is kept.
+DARI = [
+    "کارت صحی زرد را از کجا بگیرم",
+    "برای داکتر ترجمان رایگان است؟",
+    "شوهرم نمی‌مانه که به کورس زبان دنمارکی بروم",
+    "در شاروالی برای ثبت نام چه اسناد ضرورت است",
+]
+
+
+def test_dari_is_served_and_named_apart_from_farsi():
+    from langtools.languages import NAMES, SUPPORTED
+
+    assert "prs" in SUPPORTED and "fa" in SUPPORTED
+    assert NAMES["prs"] == "دری" and NAMES["fa"] == "فارسی"
+
+
+@pytest.mark.parametrize("text", DARI)
+def test_dari_text_is_detected_as_persian_script_farsi(text):
+    assert detect(text).language == "fa"
+
+
+@pytest.mark.parametrize("text", DARI + SAMPLES["fa"])
+def test_a_persian_script_message_keeps_dari_when_she_chose_it(text):
+    assert choose(text, "prs") == "prs"
+
+
+@pytest.mark.parametrize("text", DARI + SAMPLES["fa"])
+def test_a_persian_script_message_without_dari_chosen_is_farsi(text):
+    assert choose(text, None) == "fa"
+    assert choose(text, "fa") == "fa"
+
+
+def test_a_dari_conversation_keeps_dari_on_short_messages_and_follows_a_clear_switch():
+    assert choose("ok", "prs") == "prs"
+    assert choose("تشکر", "prs") == "prs"
+    assert choose("hvor kan jeg få et gult sundhedskort", "prs") == "da"
+    assert choose("أين أحصل على فحص صحي مجاني", "prs") == "ar"
+
+
+def test_a_farsi_conversation_is_not_turned_into_dari():
+    for text in DARI:
+        assert choose(text, "fa") == "fa"

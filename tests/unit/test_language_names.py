@@ -13,6 +13,9 @@ from actions.language import language_named_in
         ("skift til dansk", "da"),
         ("можна українською?", "uk"),
         ("türkçe konuşabilir misin", "tr"),
+        ("لطفاً به دری بنویسید", "prs"),
+        ("dari please", "prs"),
+        ("فارسی لطفا", "fa"),
     ],
 )
 def test_named_language(text, code):
