@@ -164,15 +164,15 @@ class ActionAnswerQuestion(SafeAction):
     def _after_disclosure(self, dispatcher, kb, index, text, language, region, acute) -> list:
         """After a disclosure (the emergency numbers are already given): an answer only from
         violence, safety and residence-after-violence, never "I am not sure what you mean";
-        acute need without a clear question gets the shelter answer. The offer of a person
-        follows (data/rules/safety.yml)."""
+        acute need (no violent words: "we have nowhere to sleep") gets the shelter answer.
+        The offer of a person follows (data/rules/safety.yml)."""
         hits = [
             h
             for h in index.search(text, language, region, k=12)
             if kb.entries[h.entry_id].topic in DISCLOSURE_TOPICS
         ]
         entry_id = hits[0].entry_id if hits and hits[0].score >= CLARIFY_THRESHOLD else None
-        if entry_id is None and acute:
+        if acute:  # a place to sleep tonight comes before anything her words also matched
             entry_id = SHELTER_ENTRY
         if entry_id is None:
             return []
