@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Time
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.storage.crypto import EncryptedText
 from bot.storage.models import Base, Contact, utcnow
 from bot.storage.status import CaseStatus
 from common.vocab import HANDOFF_TOPICS
@@ -111,7 +112,7 @@ class CaseNote(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText)  # encrypted at rest
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     author: Mapped[User | None] = relationship()
@@ -184,5 +185,32 @@ class CannedReply(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     language: Mapped[str] = mapped_column(String(8), index=True)
     title: Mapped[str] = mapped_column(String(100))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText)  # encrypted at rest
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed workspace login, in the database so every gateway process sees the same lock
+    (bot/workspace/lockout.py counts them per username, per client address and per pair).
+    Only keyed hashes of the username and the address are kept, and only for the lock window."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(64), index=True)
+    address_key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CaseHold(Base):
+    """One stretch in which a counsellor held a case, so the bot was silent: from a claim or
+    a transfer to her, until release, transfer or resolve (bot/referrals/queue.py writes
+    them). Her messages inside one were sent while held (bot/workspace/held.py). Migration 0008."""
+
+    __tablename__ = "case_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()

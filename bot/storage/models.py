@@ -2,8 +2,10 @@
 
 Privacy: a contact is found only by a keyed hash of her channel id. The address a push
 channel needs to answer her (Telegram chat id, WhatsApp number) is kept encrypted in
-`address_enc` (bot/core/outbox.py) and shown to nobody. `conversation_key` is the random id Rasa
-sees; erasing her data deletes the contact with everything that hangs off it.
+`address_enc` (bot/core/outbox.py) and shown to nobody. What she writes and what is answered
+are encrypted at rest (`EncryptedText`, bot/storage/crypto.py). `conversation_key` is the
+random id Rasa sees; erasing her data deletes the contact with everything that hangs off it,
+and so does bot/storage/retention.py once she has been silent for RETENTION_DAYS.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.storage.crypto import EncryptedText
 from common.clock import utcnow  # noqa: F401  (models default to it; others import it here)
 
 
@@ -73,8 +76,9 @@ class Message(Base):
     external_id: Mapped[str | None] = mapped_column(String(128))
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16), default="text")
-    text: Mapped[str] = mapped_column(Text, default="")
-    payload: Mapped[str | None] = mapped_column(Text)  # buttons etc., JSON
+    # encrypted at rest (bot/storage/crypto.py): not comparable in SQL
+    text: Mapped[str] = mapped_column(EncryptedText, default="")
+    payload: Mapped[str | None] = mapped_column(EncryptedText)  # buttons etc., JSON
     language: Mapped[str | None] = mapped_column(String(8))
     # a MessageStatus, changed only through bot/storage/status.py (the transition table)
     status: Mapped[str] = mapped_column(String(16), default="received")
@@ -82,7 +86,7 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(EncryptedText)  # a platform may quote her
 
     contact: Mapped[Contact] = relationship(back_populates="messages")
 
@@ -97,3 +101,25 @@ class Feedback(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     helpful: Mapped[bool] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UnansweredQuestion(Base):
+    """A question the bot could not answer well (bot/storage/unanswered.py), for editors.
+
+    What she wrote is encrypted; her language and the reason are kept plain for grouping.
+    `contact_id` exists ONLY so that her data goes with her ("delete my data", retention):
+    ON DELETE CASCADE. No page, API or export shows or follows it."""
+
+    __tablename__ = "unanswered_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(16))  # no_answer | clarify | not_helpful
+    language: Mapped[str] = mapped_column(String(8), index=True)
+    entry_id: Mapped[str | None] = mapped_column(String(128))  # the answer rated / offered
+    ref: Mapped[str | None] = mapped_column(String(64), index=True)  # a "No": her words join it
+    text: Mapped[str] = mapped_column(EncryptedText, default="")  # "": she wrote nothing
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    dismissed_at: Mapped[datetime | None] = mapped_column()  # an editor set the group aside

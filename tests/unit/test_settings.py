@@ -13,6 +13,7 @@ from bot import settings as settings_module
 from bot.settings import PLACEHOLDERS, get_settings
 
 GOOD_KEY = "9f2c4e0b7a1d4c8e9f2c4e0b7a1d4c8e"
+DATA_KEY = "Jr8V0cRkR2mD0QG6m3HqR3YpXUSm7o6Hn0I1bY0pQ2c="  # a Fernet key
 PLACEHOLDER_VALUES = sorted(PLACEHOLDERS | {"CHANGEME", "Change-Me", "SECRET", "XXX"})
 
 
@@ -21,9 +22,15 @@ def clean_env(monkeypatch, tmp_path):
     """No setting leaks in from the machine running the tests, none leaks out, and the local
     hash key is written under tmp_path instead of the repository's var/."""
     for name in list(os.environ):
-        if name in ("APP_ENV", "HASH_KEY", "DATABASE_URL", "HOST", "PORT") or name.startswith(
-            ("TELEGRAM_", "WHATSAPP_")
-        ):
+        if name in (
+            "APP_ENV",
+            "HASH_KEY",
+            "DATABASE_URL",
+            "HOST",
+            "PORT",
+            "DATA_KEYS",
+            "RETENTION_DAYS",
+        ) or name.startswith(("TELEGRAM_", "WHATSAPP_")):
             monkeypatch.delenv(name)
     monkeypatch.setattr(settings_module, "VAR", tmp_path / "var")
     get_settings.cache_clear()
@@ -34,6 +41,7 @@ def clean_env(monkeypatch, tmp_path):
 def production(monkeypatch, **env: str) -> None:
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("HASH_KEY", GOOD_KEY)
+    monkeypatch.setenv("DATA_KEYS", DATA_KEY)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 
@@ -94,6 +102,51 @@ def test_production_refuses_a_placeholder_hash_key_with_spaces_around_it(monkeyp
     production(monkeypatch, HASH_KEY=value)
     with pytest.raises(RuntimeError, match="HASH_KEY"):
         get_settings()
+
+
+# -- DATA_KEYS (encryption at rest) -------------------------------------------------------------
+def test_production_without_data_keys_is_refused(monkeypatch):
+    production(monkeypatch)
+    monkeypatch.delenv("DATA_KEYS")
+    with pytest.raises(RuntimeError, match="DATA_KEYS"):
+        get_settings()
+    assert not (settings_module.VAR / "data.key").exists(), "no key is made up in production"
+
+
+@pytest.mark.parametrize("value", PLACEHOLDER_VALUES + [f"{DATA_KEY},changeme", " , "])
+def test_production_with_a_placeholder_data_key_is_refused(monkeypatch, value):
+    production(monkeypatch, DATA_KEYS=value)
+    with pytest.raises(RuntimeError, match="DATA_KEYS"):
+        get_settings()
+
+
+@pytest.mark.parametrize("value", ["not-a-fernet-key", "c2hvcnQ=", DATA_KEY[:-2]])
+def test_a_data_key_that_is_not_a_fernet_key_is_refused_even_locally(monkeypatch, value):
+    monkeypatch.setenv("DATA_KEYS", value)
+    with pytest.raises(RuntimeError, match="DATA_KEYS"):
+        get_settings()
+
+
+def test_production_with_two_data_keys_keeps_both_in_order(monkeypatch):
+    other = "3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    production(monkeypatch, DATA_KEYS=f" {other} , {DATA_KEY} ")
+    assert get_settings().data_keys == f"{other},{DATA_KEY}"
+
+
+def test_local_mode_makes_its_own_private_data_key_and_keeps_it(monkeypatch):
+    s = get_settings()
+    path = settings_module.VAR / "data.key"
+    assert s.data_keys == path.read_text().strip()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600, "only the service user can read it"
+    get_settings.cache_clear()
+    assert get_settings().data_keys == s.data_keys, "her messages stay readable after a restart"
+
+
+def test_retention_defaults_to_30_days_and_can_be_set(monkeypatch):
+    assert get_settings().retention_days == 30
+    get_settings.cache_clear()
+    monkeypatch.setenv("RETENTION_DAYS", "90")
+    assert get_settings().retention_days == 90
 
 
 # -- TELEGRAM_SECRET ----------------------------------------------------------------------------
