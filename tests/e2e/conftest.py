@@ -5,11 +5,16 @@ The gateway's Telegram and WhatsApp connectors point at fake platform APIs on lo
 
 from __future__ import annotations
 
+import os
+import signal
+
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.fake_whatsapp import PHONE_NUMBER_ID, VERSION, FakeWhatsApp
+from tests.support.replies import without_privacy_notice
 from tests.support.servers import free_port, serve
 from tools.stack import Ports, Stack
 
@@ -41,6 +46,9 @@ def stack(tmp_path_factory, platforms):
             "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
             "WHATSAPP_API_VERSION": VERSION,
             "WHATSAPP_API_URL": whatsapp_url,
+            # One key for the gateway and Rasa's tracker store (nlu/tracker_store.py), as in
+            # production, rather than the developer's var/data.key.
+            "DATA_KEYS": Fernet.generate_key().decode(),
         },
     )
     s.start()
@@ -60,6 +68,18 @@ def chat(stack):
             json={"sender": sender, "message": message, "metadata": metadata},
         )
         assert r.status_code == 200, r.text
-        return r.json()
+        # the notice that ends her first answer is checked in test_stack.py; here it is
+        # taken off (and checked to come last) so each test reads the answers themselves
+        return without_privacy_notice(r.json())
 
     return send
+
+
+def restart_rasa(stack) -> None:
+    """Kills the Rasa server outright (SIGKILL: no chance to save anything on the way out),
+    starts it again and waits until the gateway reports the stack healthy."""
+    proc = stack.procs.pop("rasa")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stack.start_rasa()
+    stack.wait_healthy(timeout_s=300)
