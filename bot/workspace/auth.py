@@ -3,7 +3,8 @@ the audit log.
 
 Secrets (session cookie, API token) are random and only their SHA-256 is stored, so a copy of
 the database lets nobody log in. A session expires after `idle` without use and at the latest
-`absolute` after login; the CSRF token is per session and required on every form POST.
+`absolute` after login; the CSRF token is per session and required on every form POST, and the
+login form's own token is signed by the server.
 """
 
 from __future__ import annotations
@@ -146,7 +147,47 @@ def end_session(db: Session, token: str | None) -> None:
 
 
 def csrf_ok(session: UserSession, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(session.csrf_token, submitted)
+    # bytes: compare_digest refuses a str with characters beyond ASCII (a forged form's)
+    if not submitted:
+        return False
+    return hmac.compare_digest(session.csrf_token.encode(), submitted.encode())
+
+
+# -- the login form's CSRF token ------------------------------------------------------------------
+# Before login there is no session to tie a token to, so the server signs it: "expiry.nonce.mac"
+# under a key derived from the app's secret. A token the attacker made up, or set as the
+# browser's ws_login cookie, carries no valid mac; any gateway process with the same secret
+# accepts the ones another issued.
+LOGIN_CSRF_TTL = timedelta(hours=1)
+
+
+def _login_mac(secret: str, body: str) -> str:
+    key = hmac.new(secret.encode(), b"workspace login csrf", hashlib.sha256).digest()
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def login_csrf_token(secret: str, now: datetime | None = None) -> str:
+    expires = int(((now or _now()) + LOGIN_CSRF_TTL).timestamp())
+    body = f"{expires}.{secrets.token_urlsafe(18)}"
+    return f"{body}.{_login_mac(secret, body)}"
+
+
+def login_csrf_ok(
+    secret: str, submitted: str | None, cookie: str | None, now: datetime | None = None
+) -> bool:
+    """The form's token is one this server signed, not expired, and the one this browser was
+    given with the form (its ws_login cookie)."""
+    if not submitted or not cookie:
+        return False
+    if not hmac.compare_digest(submitted.encode(), cookie.encode()):
+        return False
+    body, _, mac = submitted.rpartition(".")
+    expires, _, nonce = body.partition(".")
+    if not (expires.isascii() and expires.isdigit() and nonce and mac):
+        return False
+    if not hmac.compare_digest(mac.encode(), _login_mac(secret, body).encode()):
+        return False
+    return int(expires) > (now or _now()).timestamp()
 
 
 # -- API tokens -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Forms are parsed here from the urlencoded body, so the workspace needs no multip
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -64,7 +65,10 @@ def api_login(request: Request, db: Session) -> Login:
 
 
 async def form(request: Request) -> dict[str, str]:
-    """The urlencoded form body; the first value of each field."""
+    """The urlencoded form body; the first value of each field. A form a browser says was
+    sent from another site (Sec-Fetch-Site) is refused before anything else."""
+    if request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+        raise Refused(403, "This form was sent from another site.")
     body = await request.body()
     if len(body) > MAX_FORM:
         raise Refused(413, "The form is too large.")
@@ -75,6 +79,19 @@ async def form(request: Request) -> dict[str, str]:
 def check_csrf(login: Login, data: dict[str, str]) -> None:
     if login.session is None or not auth.csrf_ok(login.session, data.get("csrf")):
         raise Refused(403, "This form has expired. Go back, reload the page and try again.")
+
+
+_PROCESS_SECRET = secrets.token_hex(32)  # only where the app has no settings (never in use)
+
+
+def signing_key(request: Request) -> str:
+    """The app's secret (HASH_KEY), the same in every gateway process."""
+    return hash_key(request) or _PROCESS_SECRET
+
+
+def client_address(request: Request) -> str:
+    """The peer, or X-Forwarded-For only from TRUSTED_PROXIES (rewritten in gateway/app.py)."""
+    return request.client.host if request.client else ""
 
 
 def hash_key(request: Request) -> str | None:
