@@ -29,3 +29,9 @@ nlu-report: setup
 
 clean:
 	rm -rf var models .rasa data/nlu
+
+# The long fuzzing profile (tests/fuzz; the bounded one runs in `make test`). Counts go to
+# var/reports/fuzz-long.json; FUZZ_DATABASE=postgres runs it on PostgreSQL.
+.PHONY: fuzz
+fuzz: setup
+	@FUZZ_PROFILE=long bash scripts/test.sh tests/fuzz -q

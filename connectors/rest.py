@@ -1,7 +1,7 @@
 """A REST channel compatible with Rasa's, so existing Rasa REST clients work unchanged.
 
 POST /webhooks/rest/webhook  {"sender": "...", "message": "...", "metadata": {...}}
-  (Content-Type: application/json, else 415)
+  (Content-Type: application/json, else 415; a message of at most 10,000 characters, else 400)
   -> 200 [{"recipient_id": "...", "text": "...", "buttons": [...]}, ...]
   `?stream=true`: the same messages as Rasa streams them, one JSON object a line
   (newline-delimited, content type text/event-stream), which Rasa's own `rasa shell` reads.
@@ -38,17 +38,46 @@ from connectors import webhook
 log = logging.getLogger(__name__)
 router = APIRouter()
 MAX_BODY_BYTES = 256 * 1024
+MAX_MESSAGE_CHARS = 10_000
 TOKEN_HEADER = "X-Outbox-Token"
 
 
 class RestMessage(BaseModel):
     sender: str = Field(min_length=1, max_length=128)
-    message: str = Field(default="", max_length=100_000)
+    # Up to this, a long message is cut at max_message_chars (2,000) with a notice; beyond,
+    # refused: the danger screen reads every character, on the event loop, and a
+    # 100,000-character message held the whole gateway for about a minute.
+    message: str = Field(default="", max_length=MAX_MESSAGE_CHARS)
     metadata: dict | None = None
 
 
 def _error(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"error": detail}, status_code=status)
+
+
+# -- the routes' OpenAPI description (they read their raw body: FastAPI cannot) ------------
+_REPLIES = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["recipient_id", "text"],
+        "properties": {
+            "recipient_id": {"type": "string"},
+            "text": {"type": "string"},
+            "buttons": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+}
+_FLAGS = [
+    {"name": "stream", "in": "query", "required": False, "schema": {"type": "string"}},
+    {"name": "markup", "in": "query", "required": False, "schema": {"type": "string"}},
+]
+_TOKEN_OUT = {
+    TOKEN_HEADER: {
+        "description": "the outbox secret, on the answer to her first message only",
+        "schema": {"type": "string"},
+    }
+}
 
 
 @router.get("/webhooks/rest/")
@@ -100,8 +129,36 @@ def _token(pipeline: Pipeline, contact: Contact) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:40]
 
 
-@router.get("/webhooks/rest/outbox")
-async def rest_outbox(request: Request, sender: str = ""):
+@router.get(
+    "/webhooks/rest/outbox",
+    summary="Messages no answer carried, each returned once",
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "sender",
+                "in": "query",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+            },
+            {
+                "name": TOKEN_HEADER,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+            _FLAGS[1],
+        ]
+    },
+    responses={
+        200: {
+            "description": "her waiting messages",
+            "content": {"application/json": {"schema": _REPLIES}},
+        },
+        **webhook.error_responses(400, 401, 503),
+    },
+)
+async def rest_outbox(request: Request):
+    sender = request.query_params.get("sender", "")
     if not 1 <= len(sender) <= 128:
         return _error(400, "sender is required (1 to 128 characters)")
     pipeline = request.app.state.pipeline
@@ -116,7 +173,22 @@ async def rest_outbox(request: Request, sender: str = ""):
     return _rasa_format(sender, pipeline.fetch_waiting("rest", sender), _plain(request))
 
 
-@router.post("/webhooks/rest/webhook")
+@router.post(
+    "/webhooks/rest/webhook",
+    summary="Rasa's REST channel",
+    openapi_extra={**webhook.json_body(RestMessage.model_json_schema()), "parameters": _FLAGS},
+    responses={
+        200: {
+            "description": "the replies (one JSON object a line with ?stream=true)",
+            "headers": _TOKEN_OUT,
+            "content": {
+                "application/json": {"schema": _REPLIES},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        },
+        **webhook.error_responses(400, 413, 415),
+    },
+)
 async def rest_webhook(request: Request):
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:

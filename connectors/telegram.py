@@ -13,7 +13,9 @@ Out: TelegramChannel, used by bot/core/delivery.py: HTML parse mode with everyth
 Only private chats are served: in a group, other people would read her questions. Nothing
 from a bot is answered. A photo's (or document's) caption is her text: she often photographs
 a letter and asks about it in the caption. An update whose fields have the wrong types
-(Telegram never sends one) is refused with 400 before anything is stored.
+(Telegram never sends one) is refused with 400 before anything is stored; `UPDATE_SCHEMA` is
+the same rule in the OpenAPI schema. A message (or edit) older than TELEGRAM_REPLAY_WINDOW_S
+(26 h: Telegram keeps an undelivered update 24 h) is a replay: 200, nothing done.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import hmac
 import html
 import logging
 import os
+import re
+import time
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta
 from fastapi import APIRouter, Request
@@ -176,8 +180,27 @@ class Malformed(ValueError):
     pass
 
 
-def _int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+# Telegram's identifiers have at most 52 significant bits (safe in a double); dates are Unix
+# seconds.
+ID_LIMIT = 2**53 - 1
+DATE_LIMIT = 2**32 - 1  # python-telegram-bot cannot build a date beyond year 9999
+# What Telegram lets anyone send: 4,096 characters of text, 1,024 of caption (UTF-16 units,
+# so never more code points). Longer is not from Telegram, and would cost the danger screen
+# seconds per thousand characters.
+TEXT_IN_LIMIT, CAPTION_LIMIT = 4096, 1024
+
+
+def _int(value, low: int = -ID_LIMIT, high: int = ID_LIMIT) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _whole(obj: dict, field: str, low: int = -ID_LIMIT, high: int = ID_LIMIT) -> bool:
+    """Whether obj[field] is a whole number in range; 89.0 is one (JSON has only numbers)
+    and is made 89 in place, so a chat id is never stored as "89.0"."""
+    value = obj.get(field)
+    if isinstance(value, float) and value.is_integer() and low <= value <= high:
+        obj[field] = value = int(value)
+    return _int(value, low, high)
 
 
 def _check(ok: bool, what: str) -> None:
@@ -185,44 +208,120 @@ def _check(ok: bool, what: str) -> None:
         raise Malformed(what)
 
 
+def _check_strings(obj: dict, where: str, *fields: str) -> None:
+    """Each field, when present, is a string (null is not: Telegram leaves a field out)."""
+    for field in fields:
+        _check(isinstance(obj.get(field, ""), str), f"{where}.{field} must be a string")
+
+
 def _check_user(user, where: str) -> None:
     _check(isinstance(user, dict), f"{where} must be an object")
-    _check(_int(user.get("id")), f"{where}.id must be an integer")
+    _check(_whole(user, "id"), f"{where}.id must be an integer of at most 53 bits")
     _check(isinstance(user.get("is_bot"), bool), f"{where}.is_bot must be true or false")
-    _check(
-        isinstance(user.get("language_code", ""), str), f"{where}.language_code must be a string"
-    )
+    _check(isinstance(user.get("first_name"), str), f"{where}.first_name must be a string")
+    _check_strings(user, where, "language_code")
 
 
 def _check_message(message, where: str) -> None:
     _check(isinstance(message, dict), f"{where} must be an object")
-    _check(_int(message.get("message_id")), f"{where}.message_id must be an integer")
-    _check(_int(message.get("date")), f"{where}.date must be an integer")
+    _check(_whole(message, "message_id"), f"{where}.message_id must be an integer")
+    _check(_whole(message, "date", 0, DATE_LIMIT), f"{where}.date must be Unix seconds")
     chat = message.get("chat")
     _check(isinstance(chat, dict), f"{where}.chat must be an object")
-    _check(_int(chat.get("id")), f"{where}.chat.id must be an integer")
+    _check(_whole(chat, "id"), f"{where}.chat.id must be an integer of at most 53 bits")
     _check(isinstance(chat.get("type"), str), f"{where}.chat.type must be a string")
-    if message.get("from") is not None:
+    if "from" in message:
         _check_user(message["from"], f"{where}.from")
-    for field in ("text", "caption"):
-        _check(isinstance(message.get(field, ""), str), f"{where}.{field} must be a string")
+    _check_strings(message, where, "text", "caption")
+    for field, limit in (("text", TEXT_IN_LIMIT), ("caption", CAPTION_LIMIT)):
+        _check(len(message.get(field, "")) <= limit, f"{where}.{field} over {limit} characters")
 
 
 def check_update(data) -> None:
     """Refuses (Malformed) an update whose fields this connector reads have the wrong types:
     python-telegram-bot builds its objects from whatever it is given, and a chat id of "abc"
-    or a text that is a number would otherwise be stored and fail later."""
-    _check(isinstance(data, dict) and _int(data.get("update_id")), "not an update")
-    if data.get("message") is not None:
-        _check_message(data["message"], "message")
-    query = data.get("callback_query")
-    if query is not None:
+    or a text that is a number would otherwise be stored and fail later. A field that is
+    present must have its type (Telegram leaves out what it has not, it never sends null)."""
+    _check(isinstance(data, dict), "not an update")
+    _check(_whole(data, "update_id", 0), "update_id must be a non-negative integer")
+    for field in ("message", "edited_message"):
+        if field in data:
+            _check_message(data[field], field)
+    if "callback_query" in data:
+        query = data["callback_query"]
         _check(isinstance(query, dict), "callback_query must be an object")
         _check(isinstance(query.get("id"), str), "callback_query.id must be a string")
+        _check(
+            isinstance(query.get("chat_instance"), str),
+            "callback_query.chat_instance must be a string",
+        )
         _check_user(query.get("from"), "callback_query.from")
-        _check(isinstance(query.get("data", ""), str), "callback_query.data must be a string")
-        if query.get("message") is not None:
+        _check_strings(query, "callback_query", "data")
+        if "message" in query:
             _check_message(query["message"], "callback_query.message")
+
+
+def replayed(data: dict, window_s: float, now: float | None = None) -> bool:
+    """Whether a checked update's message (or edit) was written longer ago than the window:
+    Telegram gives up on an update after 24 hours, so an older one is someone replaying a
+    body. A button press carries no date of its own (its message's date is when the bot
+    wrote it), so it is never refused here; its stored message decides what it may do."""
+    now = time.time() if now is None else now
+    dates = [data[f]["date"] for f in ("message", "edited_message") if f in data]
+    return any(now - date > window_s for date in dates)
+
+
+_USER_SCHEMA = {
+    "type": "object",
+    "required": ["id", "is_bot", "first_name"],
+    "properties": {
+        "id": {"type": "integer", "minimum": -ID_LIMIT, "maximum": ID_LIMIT},
+        "is_bot": {"type": "boolean"},
+        "first_name": {"type": "string"},
+        "language_code": {"type": "string"},
+    },
+}
+_MESSAGE_SCHEMA = {
+    "type": "object",
+    "required": ["message_id", "date", "chat"],
+    "properties": {
+        "message_id": {"type": "integer", "minimum": -ID_LIMIT, "maximum": ID_LIMIT},
+        "date": {"type": "integer", "minimum": 0, "maximum": DATE_LIMIT},
+        "chat": {
+            "type": "object",
+            "required": ["id", "type"],
+            "properties": {
+                "id": {"type": "integer", "minimum": -ID_LIMIT, "maximum": ID_LIMIT},
+                "type": {"type": "string", "examples": ["private", "group", "supergroup"]},
+            },
+        },
+        "from": _USER_SCHEMA,
+        "text": {"type": "string", "maxLength": TEXT_IN_LIMIT},
+        "caption": {"type": "string", "maxLength": CAPTION_LIMIT},
+    },
+}
+# What check_update accepts, as Telegram documents it (https://core.telegram.org/bots/api#update),
+# limited to the fields this connector reads; anything else may be there too.
+UPDATE_SCHEMA = {
+    "type": "object",
+    "required": ["update_id"],
+    "properties": {
+        "update_id": {"type": "integer", "minimum": 0, "maximum": ID_LIMIT},
+        "message": _MESSAGE_SCHEMA,
+        "edited_message": _MESSAGE_SCHEMA,
+        "callback_query": {
+            "type": "object",
+            "required": ["id", "from", "chat_instance"],
+            "properties": {
+                "id": {"type": "string"},
+                "from": _USER_SCHEMA,
+                "chat_instance": {"type": "string"},
+                "data": {"type": "string"},
+                "message": _MESSAGE_SCHEMA,
+            },
+        },
+    },
+}
 
 
 def _from_a_bot(user) -> bool:
@@ -252,6 +351,20 @@ def _command(text: str) -> str | None:
     return COMMANDS.get(word) if word.startswith("/") else None
 
 
+_DEEP_LINK = re.compile(r"[A-Za-z0-9_-]{1,64}")  # t.me/<bot>?start=<this> sends "/start <this>"
+
+
+def _words_after(command: str, text: str) -> str:
+    """What she wrote after a command ("/human he hits me"): her message too, which must be
+    screened for danger and kept, not dropped for the command. A /start deep link's
+    parameter is not her words."""
+    parts = text.split(maxsplit=1)
+    rest = parts[1].strip() if len(parts) == 2 else ""
+    if command == COMMANDS["/start"] and _DEEP_LINK.fullmatch(rest):
+        return ""
+    return rest
+
+
 async def handle_update(pipeline: Pipeline, sender: TelegramChannel, update: Update) -> bool:
     """Processes one update. Returns False when it could not be stored (the database is
     down): the caller then answers 5xx or keeps the polling offset, so Telegram delivers it
@@ -268,13 +381,15 @@ async def handle_update(pipeline: Pipeline, sender: TelegramChannel, update: Upd
         payload = pipeline.button_payload("telegram", chat_id, query.data)
         if payload is None:  # an old button whose message was erased, or forged data
             return True
-        inbound = Inbound(
-            channel="telegram",
-            user_id=chat_id,
-            text=payload,
-            external_id=f"cb:{query.id}",
-            address=chat_id,
-        )
+        inbounds = [
+            Inbound(
+                channel="telegram",
+                user_id=chat_id,
+                text=payload,
+                external_id=f"cb:{query.id}",
+                address=chat_id,
+            )
+        ]
     elif update.message is not None:
         message = update.message
         if message.chat.type != "private" or _from_a_bot(message.from_user):
@@ -285,26 +400,49 @@ async def handle_update(pipeline: Pipeline, sender: TelegramChannel, update: Upd
         text = message.text if message.text is not None else (caption or "")
         command = _command(text)
         hint = message.from_user.language_code if message.from_user else None
-        inbound = Inbound(
-            channel="telegram",
-            user_id=chat_id,
-            text=command or text,
-            external_id=f"m:{message.message_id}",
-            kind="text" if caption else _kind(message),
-            address=chat_id,
-            language_hint=hint,
+        base = {"channel": "telegram", "user_id": chat_id, "address": chat_id}
+        inbounds = []
+        words = _words_after(command, text) if command else ""
+        if words:  # first: an emergency reply must not wait behind the command's answer
+            inbounds.append(
+                Inbound(
+                    **base,
+                    text=words,
+                    external_id=f"m:{message.message_id}:words",
+                    language_hint=hint,
+                )
+            )
+        inbounds.append(
+            Inbound(
+                **base,
+                text=command or text,
+                external_id=f"m:{message.message_id}",
+                kind="text" if caption else _kind(message),
+                language_hint=hint,
+            )
         )
     else:
         return True  # edits, joins, polls...: nothing she asked
-    outcome = await pipeline.handle(inbound)
-    if not outcome.stored or outcome.erased:
-        # nothing is queued: the database is down (the safe reply), or her contact and all
-        # its messages are gone (the confirmation that they are): sent directly, once
-        await send_unstored(sender, inbound.user_id, outcome.replies, outcome.language)
-    return outcome.stored
+    for one in inbounds:
+        outcome = await pipeline.handle(one)
+        if not outcome.stored or outcome.erased:
+            # nothing is queued: the database is down (the safe reply), or her contact and all
+            # its messages are gone (the confirmation that they are): sent directly, once
+            await send_unstored(sender, one.user_id, outcome.replies, outcome.language)
+        if not outcome.stored:
+            return False  # Telegram delivers the update again; what was stored is found then
+    return True
 
 
-@router.post("/webhooks/telegram")
+@router.post(
+    "/webhooks/telegram",
+    summary="Telegram's webhook (X-Telegram-Bot-Api-Secret-Token required)",
+    openapi_extra=webhook.json_body(UPDATE_SCHEMA),
+    responses={
+        200: {"description": "handled, or nothing to do (a group, a bot, a replay)"},
+        **webhook.error_responses(400, 401, 404, 413, 415, 503),
+    },
+)
 async def telegram_webhook(request: Request):
     state = request.app.state
     settings = state.settings
@@ -324,6 +462,9 @@ async def telegram_webhook(request: Request):
         update = Update.de_json(data, state.telegram.bot)
     except Exception as exc:
         return JSONResponse({"error": f"malformed update: {exc}"[:200]}, status_code=400)
+    if replayed(data, settings.telegram_replay_window_s):
+        log.info("refused a telegram update older than the replay window")
+        return {"ok": True}
     stored = await handle_update(state.pipeline, state.telegram, update)
     state.delivery.wake()
     if not stored:

@@ -14,7 +14,9 @@ Out: WhatsAppChannel, used by bot/core/delivery.py: text (4,096 characters a mes
      *bold*.
 
 A notification whose fields have the wrong types (Meta never sends one) is refused with 400
-before anything is stored; a photo's, video's or document's caption is her text.
+before anything is stored (`NOTIFICATION_SCHEMA` is the same rule in the OpenAPI schema); a
+photo's, video's or document's caption is her text. A message written longer ago than
+WHATSAPP_REPLAY_WINDOW_S (7 days: Meta retries that long) is a replay and is skipped (200).
 
 The sender's number is used only to reply and is stored encrypted (bot/core/outbox.py); her
 WhatsApp profile name is never read.
@@ -25,6 +27,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
+import time
 from datetime import datetime, timedelta
 
 import httpx
@@ -266,26 +270,50 @@ def _strings(obj: dict, where: str, *fields: str) -> None:
         _check(isinstance(obj.get(field, ""), str), f"{where}.{field} must be a string")
 
 
+# The string fields _inbound reads inside each kind of content
+CONTENT_FIELDS = {
+    "text": ("body",),
+    "button": ("text", "payload"),
+    **{kind: ("caption",) for kind in CAPTIONED},
+}
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds, as a string
+
+
 def _check_message(message: dict) -> None:
-    """The fields _inbound reads, with the types the Cloud API documents."""
-    _check("from" in message and "id" in message, "message without from or id")
-    _strings(message, "message", "from", "id", "type")
-    kind = message.get("type", "unsupported")
-    content = message.get(kind)
-    if kind in ("text", "interactive", "button", *CAPTIONED):
-        _check(content is None or isinstance(content, dict), f"message.{kind} must be an object")
-    content = content or {}
-    if kind == "text":
-        _strings(content, "text", "body")
-    elif kind == "interactive":
+    """The fields _inbound reads, with the types the Cloud API documents. A field that is
+    present must have its type, whatever the message's type (Meta leaves out what it has
+    not, it never sends null)."""
+    for field in ("from", "id"):
+        value = message.get(field)
+        _check(isinstance(value, str) and value != "", f"message.{field} must be a string")
+    _strings(message, "message", "type")
+    if "timestamp" in message:
+        stamp = message["timestamp"]
+        _check(
+            isinstance(stamp, str) and _TIMESTAMP.fullmatch(stamp) is not None,
+            "message.timestamp must be Unix seconds",
+        )
+    for kind, fields in CONTENT_FIELDS.items():
+        if kind in message:
+            _check(isinstance(message[kind], dict), f"message.{kind} must be an object")
+            _strings(message[kind], f"message.{kind}", *fields)
+    if "interactive" in message:
+        interactive = message["interactive"]
+        _check(isinstance(interactive, dict), "message.interactive must be an object")
         for field in ("button_reply", "list_reply"):
-            reply = content.get(field)
-            _check(reply is None or isinstance(reply, dict), f"{field} must be an object")
-            _strings(reply or {}, field, "id", "title")
-    elif kind == "button":
-        _strings(content, "button", "text", "payload")
-    elif kind in CAPTIONED:
-        _strings(content, kind, "caption")
+            if field in interactive:
+                reply = interactive[field]
+                _check(isinstance(reply, dict), f"{field} must be an object")
+                _strings(reply, field, "id", "title")
+
+
+def replayed(message: dict, window_s: float, now: float | None = None) -> bool:
+    """Whether a checked message was written longer ago than the window: Meta retries a
+    notification for up to 7 days, so an older one is someone replaying a body."""
+    if "timestamp" not in message:
+        return False
+    now = time.time() if now is None else now
+    return now - int(message["timestamp"]) > window_s
 
 
 def _check_status(status: dict) -> None:
@@ -317,7 +345,97 @@ def _work(data, phone_number_id: str) -> list[tuple[str, dict]]:
     return work
 
 
-@router.get("/webhooks/whatsapp")
+def _objects_schema(item: dict) -> dict:
+    return {"type": "array", "items": item}
+
+
+def _strings_schema(*fields: str) -> dict:
+    return {"type": "object", "properties": {f: {"type": "string"} for f in fields}}
+
+
+_REPLY_SCHEMA = _strings_schema("id", "title")
+_MESSAGE_SCHEMA = {
+    "type": "object",
+    "required": ["from", "id"],
+    "properties": {
+        "from": {"type": "string", "minLength": 1},
+        "id": {"type": "string", "minLength": 1},
+        "timestamp": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+        "type": {"type": "string", "examples": ["text", "interactive", "image", "audio"]},
+        **{kind: _strings_schema(*fields) for kind, fields in CONTENT_FIELDS.items()},
+        "interactive": {
+            "type": "object",
+            "properties": {"button_reply": _REPLY_SCHEMA, "list_reply": _REPLY_SCHEMA},
+        },
+    },
+}
+_STATUS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string", "examples": ["sent", "delivered", "read", "failed"]},
+        "errors": _objects_schema(
+            {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "integer"},
+                    "title": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            }
+        ),
+    },
+}
+# What _work accepts, as the Cloud API documents its notifications, limited to the fields
+# this connector reads; anything else may be there too. A change for another field or
+# another number is skipped (200), not refused.
+NOTIFICATION_SCHEMA = {
+    "type": "object",
+    "required": ["object", "entry"],
+    "properties": {
+        "object": {"const": "whatsapp_business_account"},
+        "entry": _objects_schema(
+            {
+                "type": "object",
+                "properties": {
+                    "changes": _objects_schema(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "field": {"type": "string", "examples": ["messages"]},
+                                "value": {
+                                    "type": "object",
+                                    "properties": {
+                                        "metadata": _strings_schema("phone_number_id"),
+                                        "messages": _objects_schema(_MESSAGE_SCHEMA),
+                                        "statuses": _objects_schema(_STATUS_SCHEMA),
+                                    },
+                                },
+                            },
+                        }
+                    )
+                },
+            }
+        ),
+    },
+}
+
+
+@router.get(
+    "/webhooks/whatsapp",
+    summary="Meta's verification handshake",
+    response_class=PlainTextResponse,
+    openapi_extra={
+        "parameters": [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+            for name in ("hub.mode", "hub.verify_token", "hub.challenge")
+        ]
+    },
+    responses={
+        200: {"description": "hub.challenge", "content": {"text/plain": {"schema": {}}}},
+        **webhook.error_responses(403),
+    },
+)
 async def whatsapp_verify(request: Request):
     settings = request.app.state.settings
     params = request.query_params
@@ -331,7 +449,15 @@ async def whatsapp_verify(request: Request):
     return JSONResponse({"error": "verification failed"}, status_code=403)
 
 
-@router.post("/webhooks/whatsapp")
+@router.post(
+    "/webhooks/whatsapp",
+    summary="The Cloud API's webhook (X-Hub-Signature-256 required)",
+    openapi_extra=webhook.json_body(NOTIFICATION_SCHEMA),
+    responses={
+        200: {"description": "handled, or nothing to do (another number, a replay)"},
+        **webhook.error_responses(400, 401, 404, 413, 415, 503),
+    },
+)
 async def whatsapp_webhook(request: Request):
     state = request.app.state
     settings = state.settings
@@ -355,6 +481,9 @@ async def whatsapp_webhook(request: Request):
     for what, item in work:
         if what == "status":
             stored_all &= _record(state, item)
+            continue
+        if replayed(item, settings.whatsapp_replay_window_s):
+            log.info("skipped a whatsapp message older than the replay window")
             continue
         inbound = _inbound(state.pipeline, item)
         if inbound is None:

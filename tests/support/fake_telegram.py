@@ -12,8 +12,10 @@ what "arrived in the chat" from `sent`.
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
 import json
+import re
 import time
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
@@ -131,9 +133,11 @@ class FakeTelegram:
 
     async def _sendMessage(self, params):
         text = params.get("text", "")
-        if not text:
+        # the limits count what she sees: "1-4096 characters after entities parsing"
+        shown = _shown(text) if params.get("parse_mode") == "HTML" else text
+        if not shown.strip():
             return self._error(400, "Bad Request: message text is empty")
-        if len(text) > 4096:
+        if len(shown) > 4096:
             return self._error(400, "Bad Request: message is too long")
         markup = params.get("reply_markup")
         if isinstance(markup, str):
@@ -161,6 +165,8 @@ class FakeTelegram:
         return self._ok(message.to_dict())
 
     async def _answerCallbackQuery(self, params):
+        if not params.get("callback_query_id"):  # as the Bot API answers an empty id
+            return self._error(400, "Bad Request: query ID is invalid")
         self.callback_answers.append(params["callback_query_id"])
         return self._ok(True)
 
@@ -183,6 +189,11 @@ class FakeTelegram:
                 self.updates = ready
                 return self._ok(ready[:100])
             await asyncio.sleep(0.05)
+
+
+def _shown(html_text: str) -> str:
+    """A parse_mode HTML text as it shows: tags gone, entities (&lt;) one character each."""
+    return html.unescape(re.sub(r"</?[a-z]+>", "", html_text))
 
 
 async def _params(request: Request) -> dict:
