@@ -11,6 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import unanswered
 from actions.handoff import typed_topic
 from actions.knowledge_state import state
 from actions.safe import SafeAction
@@ -91,11 +92,13 @@ class ActionAnswerQuestion(SafeAction):
             return [SlotSet("last_entry_id", chosen)]
 
         events: list[dict[str, Any]] = []
+        kept = False  # at most one unanswered question per message (actions/unanswered.py)
         if _last_action(tracker) == "region_form":  # her town is known now: her question
             text = tracker.get_slot("pending_question") or ""
             region = tracker.get_slot("region") or NO_REGION
             events += [SlotSet("pending_question", None), SlotSet("region_answer", None)]
             may_ask = False
+            kept = True  # this message is her town, not the question: nothing to keep
         else:
             text = tracker.latest_message.get("text") or ""
             named = region_in(text)  # remembered: later answers use her region too
@@ -116,6 +119,10 @@ class ActionAnswerQuestion(SafeAction):
                 region,
                 acute=metadata.get("danger_kind") == "acute",
             )
+        rated = None if kept else unanswered.rated_just_before(tracker)
+        if rated is not None:  # her words right after "not helpful": they join that "No"
+            rated_entry = tracker.get_slot("last_entry_id")
+            kept = unanswered.keep(dispatcher, tracker, "not_helpful", rated_entry, ref=rated)
         hits = index.search(text, language, region, k=4)
         decision = Index.decide(hits)
         best = kb.entries[hits[0].entry_id] if hits else None
@@ -130,6 +137,8 @@ class ActionAnswerQuestion(SafeAction):
             return events + [SlotSet("pending_question", text), ActiveLoop("region_form")]
         if decision.kind == "none":
             dispatcher.utter_message(text=texts.text("utter_no_answer", language))
+            if not kept:
+                unanswered.keep(dispatcher, tracker, "no_answer")
             return events
         runners_up = [h for h in hits[1:] if h.score >= CLARIFY_THRESHOLD][:2]
         if decision.kind == "clarify" and runners_up and hits[0].score - runners_up[0].score < TIE:
@@ -140,6 +149,8 @@ class ActionAnswerQuestion(SafeAction):
                     kb, [h.entry_id for h in hits[: 1 + len(runners_up)]], language
                 ),
             )
+            if not kept:
+                unanswered.keep(dispatcher, tracker, "clarify", hits[0].entry_id)
             return events
         entry_id = hits[0].entry_id
         self._answer(dispatcher, entry_id, language)

@@ -13,6 +13,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import unanswered
 from actions.safe import SafeAction
 from common.contracts import Feedback, to_custom
 
@@ -27,6 +28,15 @@ class ActionFeedback(SafeAction):
         helpful = (tracker.latest_message.get("intent") or {}).get("name") == "feedback_positive"
         feedback = Feedback(entry_id=tracker.get_slot("last_entry_id"), helpful=helpful)
         dispatcher.utter_message(json_message=to_custom(feedback))
+        if not helpful:  # kept for editors too, with what she writes next (actions/unanswered.py)
+            unanswered.keep(
+                dispatcher,
+                tracker,
+                "not_helpful",
+                feedback.entry_id,
+                ref=unanswered.message_id(tracker),
+                quote=False,  # "No" is a button, not her words
+            )
         # On "no", the rule (data/rules/feedback.yml) follows with the offer of a counsellor.
         dispatcher.utter_message(
             response="utter_feedback_thanks" if helpful else "utter_feedback_sorry"

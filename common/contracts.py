@@ -19,6 +19,7 @@ from common.vocab import HANDOFF_TOPICS, LANGUAGES
 Topic = Literal[HANDOFF_TOPICS]  # type: ignore[valid-type]
 Language = Literal[LANGUAGES]  # type: ignore[valid-type]
 Priority = Literal["normal", "high", "emergency"]
+UnansweredReason = Literal["no_answer", "clarify", "not_helpful"]
 
 
 class _Directive(BaseModel):
@@ -42,6 +43,23 @@ class Feedback(_Directive):
     kind: Literal["feedback"] = "feedback"
     entry_id: str | None = None
     helpful: bool
+
+
+class Unanswered(_Directive):
+    """The bot could not answer her well: kept for editors with the text of the message it
+    came with (bot/storage/unanswered.py), her language, and no link anyone is shown.
+
+    `reason`: "no_answer" (the honest "I don't know"), "clarify" (asked back which she
+    meant), "not_helpful" ("Was this helpful? No"). A "No" is one row: `ref` names it (Rasa's
+    id of that message), and her words right after it are added to the same row (a second
+    directive with the same `ref`). `quote` False: her message was a button, not her words."""
+
+    kind: Literal["unanswered"] = "unanswered"
+    reason: UnansweredReason
+    language: Language = "en"
+    entry_id: str | None = Field(None, max_length=128)  # the answer she rated or was offered
+    ref: str | None = Field(None, max_length=64)
+    quote: bool = True
 
 
 class SetLanguage(_Directive):
@@ -74,7 +92,7 @@ class KnowledgeStatus(_Directive):
 
 
 Directive = Annotated[
-    Handoff | Feedback | SetLanguage | Erase | ActionFailed | KnowledgeStatus,
+    Handoff | Feedback | Unanswered | SetLanguage | Erase | ActionFailed | KnowledgeStatus,
     Field(discriminator="kind"),
 ]
 _ADAPTER: TypeAdapter[Directive] = TypeAdapter(Directive)

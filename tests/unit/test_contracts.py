@@ -18,6 +18,7 @@ from common.contracts import (
     KnowledgeStatus,
     MalformedDirective,
     SetLanguage,
+    Unanswered,
     from_custom,
     to_custom,
 )
@@ -35,6 +36,8 @@ EXAMPLES = [
     Handoff(woman_counsellor=False),
     Feedback(entry_id="health/gp-registration", helpful=True),
     Feedback(helpful=False),
+    Unanswered(reason="not_helpful", language="so", entry_id="health/gp", ref="ab12", quote=False),
+    Unanswered(reason="no_answer"),
     SetLanguage(language="ti"),
     Erase(),
     ActionFailed(action="action_answer_question"),
@@ -60,6 +63,7 @@ def test_every_kind_has_an_example():
     assert kinds == {
         "handoff",
         "feedback",
+        "unanswered",
         "set_language",
         "erase",
         "action_failed",
