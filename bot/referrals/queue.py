@@ -36,6 +36,7 @@ from bot.referrals.models import (
     PRIORITIES,
     TOPICS,
     Case,
+    CaseHold,
     User,
 )
 from bot.storage.models import Contact
@@ -252,6 +253,7 @@ def _claim(db: Session, user: User, case_id: int | None, now: datetime | None) -
     ).scalar()
     if claimed is None:
         return None
+    _hold_starts(db, claimed, user.id, now)
     case = db.get(Case, claimed)
     db.refresh(case)
     return case
@@ -288,6 +290,7 @@ def release(db: Session, case: Case, user: User, now: datetime | None = None) ->
     _held_by(case, user)
     now = _now(now)
     CASE.move(case, CaseStatus.WAITING)
+    _holds_end(db, [case.id], now)
     case.assigned_to, case.assigned_at = None, None
     case.waiting_since = now
     case.last_activity_at = now
@@ -315,10 +318,13 @@ def transfer(
         if case.woman_counsellor and not to_user.is_woman:
             raise QueueError("she asked for a woman counsellor")
         CASE.move(case, CaseStatus.ASSIGNED)
+        _holds_end(db, [case.id], now)
+        _hold_starts(db, case.id, to_user.id, now)
         case.assigned_to, case.assigned_at = to_user.id, now
     elif to_language:
         case.language = to_language
         CASE.move(case, CaseStatus.WAITING)
+        _holds_end(db, [case.id], now)
         case.assigned_to, case.assigned_at = None, None
         case.waiting_since = now
     else:
@@ -344,6 +350,7 @@ def resolve(
         _held_by(case, user)
     now = _now(now)
     CASE.move(case, CaseStatus.ABANDONED if outcome == "no_contact" else CaseStatus.RESOLVED)
+    _holds_end(db, [case.id], now)
     case.outcome = outcome
     case.referred_service = (referred_service or "").strip()[:200] or None
     case.resolved_at = case.last_activity_at = now
@@ -411,6 +418,7 @@ def release_stale_claims(
             .values(assigned_to=None, assigned_at=None, last_activity_at=now)
             .execution_options(synchronize_session=False)
         )
+        _holds_end(db, ids, now)
         db.expire_all()
     return ids
 
@@ -431,6 +439,7 @@ def release_all_held_by(db: Session, user: User, now: datetime | None = None) ->
                 .values(assigned_to=None, assigned_at=None, waiting_since=now, last_activity_at=now)
                 .execution_options(synchronize_session=False)
             )
+        _holds_end(db, ids, now)
         db.expire_all()
     return ids
 
@@ -457,6 +466,21 @@ def expire_stale(db: Session, now: datetime | None = None, after_hours: float = 
         )
         db.expire_all()
     return ids
+
+
+# -- held stretches (bot/workspace/held.py reads them) ---------------------------------------------
+def _hold_starts(db: Session, case_id: int, user_id: int, now: datetime) -> None:
+    db.add(CaseHold(case_id=case_id, user_id=user_id, started_at=now))
+    db.flush()
+
+
+def _holds_end(db: Session, case_ids: list[int], now: datetime) -> None:
+    db.execute(
+        update(CaseHold)
+        .where(CaseHold.case_id.in_(case_ids), CaseHold.ended_at.is_(None))
+        .values(ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _sqlite(db: Session) -> bool:

@@ -15,6 +15,7 @@ import os
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from bot.workspace.cases import Refused
 from bot.workspace.deps import LoginRequired
@@ -22,8 +23,9 @@ from bot.workspace.deps import LoginRequired
 log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    # scripts only from files under static/: no inline <script>, no on...= handlers
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -33,10 +35,13 @@ SECURITY_HEADERS = {
 
 
 def install(app: FastAPI) -> None:
-    from bot.workspace import api, web
+    from bot.workspace import api, apidocs, export, unanswered, web
 
     app.include_router(web.router)
     app.include_router(api.router)
+    app.include_router(apidocs.router)  # /openapi.json, /docs, /redoc: not public
+    app.include_router(export.router)  # right of access: her data as a file
+    app.include_router(unanswered.router)  # editors: what the bot could not answer
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):
@@ -52,7 +57,7 @@ def install(app: FastAPI) -> None:
         if request.url.path.startswith("/api/") or request.url.path.endswith(".json"):
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
             return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
-        return web.page(request, "error.html", None, exc.status, message=exc.message)
+        return await run_in_threadpool(web.error_page, request, exc)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
@@ -78,9 +83,11 @@ def expire_after_hours() -> float:
     return float(os.environ.get("WORKSPACE_EXPIRE_AFTER_HOURS", "0"))  # 0: never
 
 
-def chores(engine) -> dict[str, list[int]]:
-    """One round of the queue's chores: case ids released, escalated, expired."""
+def chores(engine, held_notice_after_s: float | None = None) -> dict[str, list[int]]:
+    """One round of the queue's chores: case ids released, escalated, expired, and (with
+    held_notice_after_s) told that their counsellor has their message."""
     from bot.referrals import queue
+    from bot.workspace import held
     from bot.workspace.auth import audit
 
     with Session(engine) as db:
@@ -93,17 +100,27 @@ def chores(engine) -> dict[str, list[int]]:
             if expire_after_hours() > 0
             else []
         )
+        if held_notice_after_s is not None:
+            done["held_notice"] = held.send_notices(db, held_notice_after_s)
         db.commit()
     return done
 
 
 async def background(app: FastAPI, every_s: float = 30.0) -> None:
-    """Releases claims nobody answered, escalates cases waiting too long, and expires stale
-    ones where configured."""
+    """Releases claims nobody answered, escalates cases waiting too long, expires stale
+    ones where configured, and tells her that her counsellor has her message. Runs at least
+    six times per HELD_NOTICE_AFTER_S, so the notice is at most a sixth late."""
+    after_s = getattr(getattr(app.state, "settings", None), "held_notice_after_s", None)
+    if after_s is not None:
+        every_s = min(every_s, max(0.5, after_s / 6))
+    app.state.workspace_rounds = 0  # finished rounds, for tests that wait for one
     while True:
         await asyncio.sleep(every_s)
         try:
-            done = await asyncio.to_thread(chores, app.state.engine)
+            done = await asyncio.to_thread(chores, app.state.engine, after_s)
+            if done.get("held_notice") and getattr(app.state, "delivery", None) is not None:
+                app.state.delivery.wake()
+            app.state.workspace_rounds += 1
             if any(done.values()):
                 log.info("referral queue: %s", {k: len(v) for k, v in done.items()})
         except Exception:  # the next round tries again

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from sqlalchemy import case as when_then
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ from bot.referrals import queue
 from bot.referrals.hours import aware
 from bot.referrals.models import (
     CLOSED_STATUSES,
+    EMERGENCY,
     OPEN_STATUSES,
     PRIORITY_NAMES,
     STATUSES,
@@ -28,6 +30,7 @@ from bot.referrals.models import (
     User,
 )
 from bot.storage.models import Message
+from bot.workspace import held, labels
 from bot.workspace.auth import audit
 from common import texts
 
@@ -41,11 +44,11 @@ RESOLVED_FALLBACK = (
 
 
 class Refused(Exception):
-    """Not allowed or not found; the message is safe to show."""
+    """Not allowed or not found; the message (and title) are safe to show."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, title: str = ""):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.title = status, message, title
 
 
 def now() -> datetime:
@@ -63,8 +66,21 @@ def can_view(user: User, case: Case) -> bool:
     return case.status == "waiting" and queue.may_take(user, case)
 
 
+MAX_ID = 2**63 - 1  # the largest id a database column holds; beyond it SQLite raises
+
+
+def row_id(value: object) -> int | None:
+    """A row id from a path or a form, or None where it cannot be one (so it finds nothing,
+    rather than overflowing the database driver)."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 def get_case(db: Session, user: User, case_id: int) -> Case:
-    case = db.get(Case, case_id)
+    case = db.get(Case, case_id) if row_id(case_id) else None
     if case is None or not can_view(user, case):
         # the same answer for "no such case" and "not yours": case numbers reveal nothing
         raise Refused(404, "No such case, or it is not shared with you.")
@@ -80,8 +96,9 @@ def queue_rows(
     status: str = "open",
     scope: str = "mine",
 ) -> list[dict]:
-    """Cases for the queue view. scope "mine": offered to me or held by me; "all" (admins):
-    every case."""
+    """Cases for the queue view. scope "mine": held by me or offered to me, and for an admin
+    also every waiting emergency (whatever its language); "all" (admins): every case.
+    Order: mine first (emergencies on top), then waiting by priority and age, then the rest."""
     q = select(Case)
     if status == "open":
         q = q.where(Case.status.in_(OPEN_STATUSES))
@@ -93,11 +110,14 @@ def queue_rows(
         q = q.where(Case.language == language)
     if topic:
         q = q.where(Case.topic == topic)
+    mine = Case.assigned_to == user.id
     if user.role != "admin" or scope != "all":
-        q = q.where(
-            or_(Case.assigned_to == user.id, (Case.status == "waiting") & queue.eligible(user))
-        )
-    q = q.order_by((Case.status == "waiting").desc(), *queue.QUEUE_ORDER).limit(200)
+        offered = queue.eligible(user)
+        if user.role == "admin":
+            offered = or_(offered, Case.priority == EMERGENCY)
+        q = q.where(or_(mine, (Case.status == "waiting") & offered))
+    group = when_then((mine, 0), (Case.status == "waiting", 1), else_=2)
+    q = q.order_by(group, *queue.QUEUE_ORDER).limit(200)
     at = now()
     found = list(db.scalars(q))
     unanswered = unanswered_since(
@@ -158,6 +178,7 @@ def case_summary(
         ),
         "assigned_to": c.counsellor.name if c.counsellor else None,
         "mine": c.assigned_to == user.id,
+        "can_claim": c.status == "waiting" and queue.may_take(user, c),
         "outcome": c.outcome,
         "referred_service": c.referred_service,
     }
@@ -172,17 +193,23 @@ def transcript(db: Session, case: Case, after_id: int = 0) -> list[dict]:
             .limit(TRANSCRIPT_LIMIT)
         )
     )
-    return [
-        {
-            "id": m.id,
-            "direction": m.direction,
-            "kind": m.kind,
-            "text": m.text,
-            "status": m.status,
-            "at": aware(m.created_at).isoformat(),
-        }
-        for m in reversed(rows)
-    ]
+    return held.mark(
+        db,
+        case.contact_id,
+        [
+            {
+                "id": m.id,
+                "direction": m.direction,
+                "kind": m.kind,
+                "text": m.text,
+                # her own words: as she typed them; ours and the bot's: her language's way
+                "dir": "auto" if m.direction == "in" else labels.direction(m.language),
+                "status": m.status,
+                "at": aware(m.created_at).isoformat(),
+            }
+            for m in reversed(rows)
+        ],
+    )
 
 
 def case_detail(
@@ -193,6 +220,8 @@ def case_detail(
         audit(db, user, "open", case.id)
     data = case_summary(case, user)
     data["transcript"] = transcript(db, case)
+    # for the resolve form: what she wrote while held that nobody answered
+    data["unanswered"] = [m for m in data["transcript"] if m["unanswered"]]
     data["notes"] = [
         {
             "id": n.id,
@@ -236,7 +265,11 @@ def _guard(fn, *args, **kw):
 
 
 def claim(db: Session, user: User, case_id: int | None = None) -> Case:
+    if case_id is not None and not row_id(case_id):
+        get_case(db, user, case_id)  # the same 404 as for any case that is not there
     case = queue.claim_next(db, user) if case_id is None else queue.claim(db, user, case_id)
+    if case is None and case_id is not None:
+        lost_race(db, user, case_id)
     if case is None:
         raise Refused(
             409,
@@ -247,6 +280,24 @@ def claim(db: Session, user: User, case_id: int | None = None) -> Case:
         )
     audit(db, user, "claim", case.id)
     return case
+
+
+def lost_race(db: Session, user: User, case_id: int) -> None:
+    """A case she may take was claimed by a colleague first: say who, and when. Nothing is
+    said about a case she could not have taken."""
+    case = db.get(Case, case_id)
+    if case is None or case.status not in ("assigned", "active") or not queue.may_take(user, case):
+        return
+    if case.assigned_to == user.id:
+        raise Refused(409, "You already hold this case.", "The case is already yours")
+    taken = f" at {labels.copenhagen(case.assigned_at)}" if case.assigned_at else ""
+    who = case.counsellor.name if case.counsellor else "another counsellor"
+    raise Refused(
+        409,
+        f"Case #{case.id} was taken by a colleague: {who} claimed it{taken}, a moment "
+        "before you. She is in good hands; the queue has the cases still waiting.",
+        "A colleague was quicker",
+    )
 
 
 def reply(db: Session, user: User, case_id: int, text: str) -> Message:
@@ -294,9 +345,10 @@ def transfer(
     case = get_case(db, user, case_id)
     colleague = None
     if to_user not in (None, ""):
+        colleague_id = row_id(to_user)
         colleague = (
-            db.get(User, int(to_user))
-            if str(to_user).isdigit()
+            db.get(User, colleague_id)
+            if colleague_id
             else db.scalar(select(User).where(User.username == str(to_user)))
         )
         if colleague is None:
@@ -330,7 +382,8 @@ def resolve(
 def set_consent(db: Session, user: User, case_id: int, consent: bool) -> Case:
     """She agreed (or withdrew her agreement) that her counsellor may see her number."""
     case = get_case(db, user, case_id)
-    if case.assigned_to != user.id and user.role != "admin":
+    # only the one in the chat with her can have heard her agree; an admin may hide it again
+    if case.assigned_to != user.id and (consent or user.role != "admin"):
         raise Refused(403, "Only her counsellor can record her consent.")
     case.show_identifier = consent
     audit(db, user, "consent_identifier" if consent else "withdraw_identifier", case.id)

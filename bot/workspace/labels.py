@@ -20,6 +20,9 @@ LANGUAGES = {
     "ti": "Tigrinya",
 }
 LANGUAGE_CODES = tuple(SUPPORTED)
+# written right to left: a text known to be in one of these is shown rtl even when it starts
+# with a Danish term (dir="auto" would take the term's direction)
+RTL = frozenset({"ar", "fa", "prs", "ur"})
 
 TOPICS = {
     "violence": "Violence and safety",
@@ -70,6 +73,11 @@ def copenhagen(value: str | datetime | None, fmt: str = "%H:%M") -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(CPH).strftime(fmt)
+
+
+def direction(language: str | None) -> str:
+    """The dir attribute for a text in this language ("auto" where it is not known)."""
+    return "rtl" if language in RTL else "auto"
 
 
 def language(code: str | None) -> str:

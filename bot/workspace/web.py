@@ -2,14 +2,14 @@
 admin. Server-rendered (Jinja2), plain forms that work without JavaScript; a small script
 polls JSON endpoints for live updates.
 
-Every POST carries the session's CSRF token; the session cookie is HttpOnly and
-SameSite=Strict. Opening a case is written to the audit log.
+Every POST carries the session's CSRF token (the login form a token the server signed); the
+session cookie is HttpOnly and SameSite=Strict. Failed logins lock per username and per
+address in the database (bot/workspace/lockout.py). Opening a case is written to the audit
+log.
 """
 
 from __future__ import annotations
 
-import secrets
-import time as clock
 from datetime import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -21,16 +21,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.referrals import hours, queue
-from bot.referrals.models import ROLES, ApiToken, AuditLog, CannedReply, Case, OpeningHours, User
-from bot.workspace import auth, cases, labels
+from bot.referrals.models import ROLES, ApiToken, AuditLog, CannedReply, OpeningHours, User
+from bot.workspace import auth, cases, labels, lockout
 from bot.workspace.deps import (
     COOKIE,
     LOGIN_COOKIE,
     Login,
     check_csrf,
+    client_address,
     db_session,
     form,
     hash_key,
+    signing_key,
     wake_delivery,
     web_login,
 )
@@ -56,16 +58,6 @@ NOTICES = {
     "expired": "Your session has ended. Please log in again.",
 }
 
-# Failed logins per (username, address), per app: five in 15 minutes lock that pair for 15
-# minutes. In memory: a restart forgets them, which is acceptable for one gateway process.
-LOCK_WINDOW_S, LOCK_AFTER = 15 * 60, 5
-
-
-def _failures(request: Request) -> dict[tuple[str, str], list[float]]:
-    if not hasattr(request.app.state, "workspace_login_failures"):
-        request.app.state.workspace_login_failures = {}
-    return request.app.state.workspace_login_failures
-
 
 def _secure(request: Request) -> bool:
     settings = getattr(request.app.state, "settings", None)
@@ -80,6 +72,18 @@ def page(request: Request, name: str, login: Login | None, status: int = 200, **
         notice=NOTICES.get(request.query_params.get("done", "")),
     )
     return templates.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def error_page(request: Request, exc: cases.Refused):
+    """A refusal inside the normal layout: with her navigation when she is logged in."""
+    with Session(request.app.state.engine, expire_on_commit=False) as db:
+        row = auth.session_for(db, request.cookies.get(COOKIE), False)
+        login = Login(row.user, row) if row is not None else None
+        response = page(
+            request, "error.html", login, exc.status, message=exc.message, title=exc.title
+        )
+        db.commit()
+    return response
 
 
 def back(path: str, done: str | None = None, **params) -> RedirectResponse:
@@ -114,7 +118,7 @@ def login_page(request: Request, db: Session = Depends(db_session)):
 
 
 def _login_form(request: Request, error: str = "", status: int = 200):
-    token = secrets.token_urlsafe(24)
+    token = auth.login_csrf_token(signing_key(request))
     response = page(request, "login.html", None, status, login_csrf=token, error=error)
     response.set_cookie(
         LOGIN_COOKIE,
@@ -130,15 +134,14 @@ def _login_form(request: Request, error: str = "", status: int = 200):
 
 @router.post("/login")
 def login(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
-    if not data.get("csrf") or data.get("csrf") != request.cookies.get(LOGIN_COOKIE):
+    secret = signing_key(request)
+    if not auth.login_csrf_ok(secret, data.get("csrf"), request.cookies.get(LOGIN_COOKIE)):
         return _login_form(request, "The login form had expired. Please try again.", 403)
     username = (data.get("username") or "").strip().lower()
-    key = (username, request.client.host if request.client else "")
-    now = clock.monotonic()
-    failures = _failures(request)
-    recent = [t for t in failures.get(key, []) if now - t < LOCK_WINDOW_S]
-    if len(recent) >= LOCK_AFTER:
-        failures[key] = recent
+    who = lockout.keys(secret, username, client_address(request))
+    now = cases.now()
+    if lockout.locked(db, who, now):
+        db.commit()
         return _login_form(
             request,
             "Too many failed attempts. Wait 15 minutes, or ask an "
@@ -147,14 +150,11 @@ def login(request: Request, data: dict = Depends(form), db: Session = Depends(db
         )
     user = auth.authenticate(db, username, data.get("password") or "")
     if user is None:
-        if len(failures) > 10_000:  # many names tried: forget the stale ones
-            for k in [k for k, v in failures.items() if now - v[-1] >= LOCK_WINDOW_S]:
-                del failures[k]
-        failures[key] = recent + [now]
+        lockout.record_failure(db, who, now)
         auth.audit(db, None, "login_failed", detail=username[:60])
         db.commit()
         return _login_form(request, "The username or password is not right.", 401)
-    failures.pop(key, None)
+    lockout.forget_pair(db, who)
     token, _ = auth.start_session(db, user)
     auth.audit(db, user, "login")
     db.commit()
@@ -237,7 +237,7 @@ def claim_next(request: Request, data: dict = Depends(form), db: Session = Depen
 def case_page(case_id: int, request: Request, db: Session = Depends(db_session)):
     login = web_login(request, db, ("counsellor", "admin"))
     detail = cases.case_detail(db, login.user, case_id, hash_key=hash_key(request))
-    case = db.get(Case, case_id)
+    case = cases.get_case(db, login.user, case_id)
     colleagues = list(
         db.scalars(
             select(User)
@@ -369,13 +369,33 @@ def canned_add(request: Request, data: dict = Depends(form), db: Session = Depen
     return back("/canned", "saved")
 
 
+@router.post("/canned/{reply_id}")
+def canned_edit(
+    reply_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
+):
+    """New title and text; the language stays (the reply is offered for cases in it)."""
+    login = web_login(request, db, ("editor", "admin"))
+    check_csrf(login, data)
+    row = db.get(CannedReply, reply_id) if cases.row_id(reply_id) else None
+    if row is None:
+        raise cases.Refused(404, "No such canned reply.")
+    title, text = (data.get(k, "").strip() for k in ("title", "text"))
+    if not (title and text):
+        raise cases.Refused(400, "A canned reply needs a title and a text.")
+    row.title, row.text = title[:100], text
+    auth.audit(db, login.user, "canned_edit", detail=f"{row.language}: {title[:60]}")
+    db.commit()
+    return back("/canned", "saved")
+
+
 @router.post("/canned/{reply_id}/delete")
 def canned_delete(
     reply_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
 ):
     login = web_login(request, db, ("editor", "admin"))
     check_csrf(login, data)
-    db.execute(delete(CannedReply).where(CannedReply.id == reply_id))
+    if cases.row_id(reply_id):
+        db.execute(delete(CannedReply).where(CannedReply.id == reply_id))
     auth.audit(db, login.user, "canned_delete", detail=str(reply_id))
     db.commit()
     return back("/canned", "saved")
@@ -444,7 +464,7 @@ def admin_update_user(
 ):
     login = web_login(request, db, ("admin",))
     check_csrf(login, data)
-    user = db.get(User, user_id)
+    user = db.get(User, user_id) if cases.row_id(user_id) else None
     if user is None:
         raise cases.Refused(404, "No such account.")
     for key, value in _user_fields(data).items():
@@ -467,6 +487,14 @@ def admin_update_user(
     return back("/admin", "saved")
 
 
+def _clock(value: str) -> time:
+    """A 24-hour "HH:MM" (also "9:00" or "9.00"); ValueError otherwise."""
+    hour, sep, minute = value.strip().replace(".", ":").partition(":")
+    if not (sep and hour.isdigit() and minute.isdigit() and len(hour) <= 2 and len(minute) == 2):
+        raise ValueError(value)
+    return time(int(hour), int(minute))
+
+
 @router.post("/admin/hours")
 def admin_hours(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
     login = web_login(request, db, ("admin",))
@@ -480,8 +508,8 @@ def admin_hours(request: Request, data: dict = Depends(form), db: Session = Depe
             rows.append(
                 OpeningHours(
                     weekday=day,
-                    opens=time.fromisoformat(opens),
-                    closes=time.fromisoformat(closes),
+                    opens=_clock(opens),
+                    closes=_clock(closes),
                     timezone=hours.DEFAULT_TZ,
                 )
             )
@@ -502,7 +530,8 @@ def admin_hours(request: Request, data: dict = Depends(form), db: Session = Depe
 def admin_token(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
     login = web_login(request, db, ("admin",))
     check_csrf(login, data)
-    user = db.get(User, int(data.get("user_id") or 0))
+    user_id = cases.row_id(data.get("user_id"))
+    user = db.get(User, user_id) if user_id else None
     if user is None:
         raise cases.Refused(400, "Choose the account the token acts for.")
     token = auth.create_token(db, user, data.get("name", ""))
@@ -516,7 +545,7 @@ def admin_revoke_token(
 ):
     login = web_login(request, db, ("admin",))
     check_csrf(login, data)
-    row = db.get(ApiToken, token_id)
+    row = db.get(ApiToken, token_id) if cases.row_id(token_id) else None
     if row is None:
         raise cases.Refused(404, "No such token.")
     row.revoked = True

@@ -61,7 +61,7 @@
         let status = L.status[c.status] || c.status;
         if (c.assigned_to) status += " · " + (c.mine ? "you" : c.assigned_to);
         let action;
-        if (c.status === "waiting") {
+        if (c.can_claim) {
           action = el("form", { method: "post", action: "/workspace/cases/" + c.id + "/claim" },
             el("input", { type: "hidden", name: "csrf", value: csrf }), el("button", { type: "submit" }, "Claim"));
         } else {
@@ -88,7 +88,26 @@
   const transcript = document.getElementById("transcript");
   if (transcript) {
     function who(m) {
-      return m.direction === "in" ? "She wrote" : m.kind === "counsellor" ? "Counsellor" : m.kind === "emergency" ? "Bot · emergency numbers" : "Bot";
+      return m.direction === "in" ? "She wrote" : m.kind === "counsellor" ? "Counsellor" : m.kind === "emergency" ? "Bot · emergency numbers"
+        : m.kind === "held_notice" ? "Bot · \u201cyour counsellor has your message\u201d" : "Bot";
+    }
+    // her messages sent while the case was held, and whether anyone answered them
+    function heldMark(li, m) {
+      li.classList.toggle("while-held", !!m.held);
+      let span = li.querySelector(".held-mark");
+      if (!m.held) { if (span) span.remove(); return; }
+      const label = m.unanswered ? "while held · not answered" : "while held";
+      if (!span) { span = el("span", { class: "held-mark" }); li.querySelector(".when").after(span); }
+      if (span.textContent !== label) span.textContent = label;
+    }
+    function unansweredList(data) {
+      const box = document.getElementById("unanswered");
+      if (!box) return;
+      const open = data.transcript.filter(m => m.unanswered);
+      box.hidden = !open.length;
+      document.getElementById("unanswered-count").textContent = open.length;
+      box.querySelector("ul").replaceChildren(...open.map(m =>
+        el("li", {}, el("span", { class: "when" }, when(m.at)), " ", el("q", { dir: "auto" }, m.text))));
     }
     function delivery(li, m) {
       const problem = m.status === "failed" || m.status === "held";
@@ -109,11 +128,13 @@
         if (!li) {
           if (empty) empty.remove();
           li = el("li", { "data-id": m.id }, el("span", { class: "who" }, who(m)),
-            el("span", { class: "when" }, when(m.at)), el("p", { dir: "auto" }, m.text));
+            el("span", { class: "when" }, when(m.at)), el("p", { dir: m.dir || "auto" }, m.text));
           transcript.append(li);
         }
         delivery(li, m);
+        heldMark(li, m);
       }
+      unansweredList(data);
       if (atBottom) transcript.scrollTop = transcript.scrollHeight;
       const status = document.getElementById("case-status");
       if (status && L.status[data.status]) status.textContent = L.status[data.status];
