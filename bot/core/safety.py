@@ -21,6 +21,9 @@ from bot.core import danger_model
 
 TERMS = Path(__file__).resolve().parent / "danger_terms.yml"
 _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")
+# The model reads the start of a message only (e5 reads 512 tokens at most; a 100,000-
+# character message took 55 s); the patterns read all of it.
+MODEL_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class Screening:
 def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _ARABIC_MARKS.sub("", text)
+    # direction marks and zero-width spaces would hide a phrase from every pattern; the
+    # zero-width non-joiner is kept, Persian spelling needs it (and the patterns use it)
+    text = "".join(c for c in text if c == "\u200c" or unicodedata.category(c) != "Cf")
     return " ".join(text.split())
 
 
@@ -64,7 +70,7 @@ def screen(text: str) -> Screening:
     model = danger_model.model()
     if model is None:
         return found
-    judged = model.judge(text)
+    judged = model.judge(text[:MODEL_CHARS])
     if found.danger:
         if judged.probability < danger_model.VETO:
             return Screening(False, found.language, f"idiom:{found.pattern}")

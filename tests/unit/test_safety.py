@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.core import danger_model
+from bot.core import danger_model, safety
 from bot.core.safety import normalise, screen, screen_patterns
 from langtools.langid import SUPPORTED
 
@@ -46,3 +46,17 @@ def test_the_model_adds_few_alarms_on_near_misses():
 def test_normalisation_ignores_case_diacritics_and_spacing():
     assert normalise("  HE  Will KILL me ") == "he will kill me"
     assert normalise("سَيَقْتُلُنِي") == "سيقتلني"
+
+
+def test_the_model_reads_only_the_start_of_a_huge_message_and_patterns_read_it_all(monkeypatch):
+    seen: list[int] = []
+
+    class Recorder:
+        def judge(self, text):
+            seen.append(len(text))
+            return danger_model.Judgement(0.0, "danger")
+
+    monkeypatch.setattr(danger_model, "model", lambda: Recorder())
+    huge = "I have a question about the health card. " * 3000 + "he is going to kill me"
+    assert safety.screen(huge).danger, "a threat at the very end is still found"
+    assert seen == [safety.MODEL_CHARS]
