@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot import workspace
 from bot.core import health
@@ -20,8 +21,10 @@ from bot.core.delivery import Delivery
 from bot.core.pipeline import Pipeline
 from bot.core.rasa_client import RasaClient
 from bot.settings import Settings, get_settings
+from bot.storage import crypto, retention
 from bot.storage.db import engine_for, migrate, session_factory
 from connectors import rest, telegram, whatsapp
+from gateway import privacy
 from gateway.limits import BodyLimit
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        crypto.use_keys(settings.data_keys or None)  # before migrating: 0004 encrypts with them
         migrate(settings.database_url)
         engine = engine_for(settings.database_url)
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
@@ -68,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(_retry_loop(app.state.pipeline)),
             asyncio.create_task(delivery.run()),
         ]
+        # her data is deleted RETENTION_DAYS after her last message (bot/storage/retention.py)
+        tasks.append(asyncio.create_task(retention.run_every(engine, settings.retention_days)))
         for channel in channels.values():
             await channel.start(app.state.pipeline, delivery.wake)
         yield
@@ -77,14 +83,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await delivery.close()  # stops every channel
         await rasa.close()
 
-    app = FastAPI(title="Orientation bot gateway", lifespan=lifespan)
+    # the schema and docs pages are served by bot/workspace/apidocs.py, not to the public
+    app = FastAPI(
+        title="Orientation bot gateway",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
 
-    @app.get("/health")
+    @app.get("/health", responses={503: {"description": "a component is not ready"}})
     async def get_health():
         body = await health.check(app.state.engine, app.state.rasa, settings.action_server_url)
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     app.include_router(rest.router)
+    app.include_router(privacy.router)  # the privacy notice, in every first language
     workspace.install(app)  # counsellor pages under /workspace, JSON API under /api/v1
     app.include_router(telegram.router)
     app.include_router(whatsapp.router)
@@ -97,6 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "/webhooks/whatsapp": whatsapp.MAX_BODY_BYTES,
         },
     )
+    # X-Forwarded-For / -Proto count only from TRUSTED_PROXIES (uvicorn's own proxy handling
+    # is off in main()): a client cannot pick its address, say to dodge the login lock
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 
@@ -115,6 +133,7 @@ def main() -> None:
         port=settings.port,
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # trusted only from TRUSTED_PROXIES, in create_app
     )
 
 

@@ -27,7 +27,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, inspect, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import referrals
@@ -36,6 +37,7 @@ from bot.core.delivery import release_held
 from bot.core.outbox import PUSH_CHANNELS, Reply
 from bot.core.rasa_client import ActionServerProbe, RasaClient, RasaUnavailable
 from bot.settings import Settings
+from bot.storage import unanswered
 from bot.storage.models import Contact, Feedback, Message, utcnow
 from bot.storage.status import MessageStatus, move
 from common import contracts, texts
@@ -46,6 +48,9 @@ STUCK = timedelta(minutes=2)  # a message still `received` this long after arriv
 # interrupted (a crash mid-processing): answer it again
 _CHOOSE_LANGUAGE = re.compile(r'^/choose_language\{"language":\s*"(\w+)"\}$')
 _BUTTON_NUMBER = re.compile(r"[0-9]{1,18}\Z")  # a pressed button's message id and index
+REQUEST_HUMAN = "/request_human"  # the counsellor buttons' payload (domain.yml)
+PRIVACY = "/privacy"  # the command that shows the privacy notice again
+RETRY_GIVE_UP_AFTER = 3  # failures in a row in one retry round: Rasa is down, try later
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,8 @@ class Pipeline:
         # with SQLite, a write lock held across an await would stall every other coroutine.
         db.commit()
 
-        screening = safety.screen(raw)
+        # in a thread: the model takes milliseconds, but no woman's message may stall another's
+        screening = await asyncio.to_thread(safety.screen, raw)
         replies: list[Reply] = []
         if screening.danger:
             replies += emergency_replies(language)
@@ -172,6 +178,14 @@ class Pipeline:
             referrals.flag_danger(db, contact.id)
         if referrals.holding_case(db, contact.id) is not None:
             outcome.silent = True  # the counsellor answers; she sees this in her transcript
+        elif self._too_fast(db, contact):
+            # kept for the transcript, not answered; danger above was answered all the same.
+            # She is told once a minute.
+            if not _sent_since(db, contact, "slow_down", timedelta(minutes=1)):
+                notice = self._bot_reply("utter_slow_down", language)
+                replies.append(Reply(notice.text, kind="slow_down"))
+        elif raw.strip() == PRIVACY:
+            replies.append(self._privacy_notice(language))
         elif inbound.kind != "text":
             replies.append(self._bot_reply("utter_unsupported_media", language))
         elif not raw.strip():
@@ -185,6 +199,8 @@ class Pipeline:
         if outcome.erased:
             db.commit()
             return outcome
+        if self.settings.privacy_notice and self._privacy_notice_due(db, contact, outcome, replies):
+            replies.append(self._privacy_notice(language))
         move(message, MessageStatus.PENDING if outcome.pending else MessageStatus.PROCESSED)
         self._store_replies(db, contact, message, replies, in_band=True)
         db.commit()
@@ -210,8 +226,11 @@ class Pipeline:
                 )
                 .order_by(Message.id)
             ).all()
-        done = 0
+        done, failed_in_a_row = 0, 0
+        behind: set[str] = set()  # women with an older message still unanswered: keep order
         for message_id, uhash in pending:
+            if uhash in behind:
+                continue
             async with self._locks[uhash]:
                 with self.sessions() as db:
                     message = db.get(Message, message_id)
@@ -226,7 +245,14 @@ class Pipeline:
                         db, contact, message, message.text, safety.screen(message.text), outcome
                     )
                     if outcome.pending:
-                        return done
+                        # hers wait behind it; other women's messages are still tried, unless
+                        # Rasa is plainly down (several failures in a row): then next round
+                        behind.add(uhash)
+                        failed_in_a_row += 1
+                        if failed_in_a_row >= RETRY_GIVE_UP_AFTER:
+                            return done
+                        continue
+                    failed_in_a_row = 0
                     if not outcome.erased:
                         move(message, MessageStatus.PROCESSED)
                         self._store_replies(db, contact, message, outcome.replies)
@@ -281,6 +307,43 @@ class Pipeline:
         index = int(parts[2])
         return buttons[index].get("payload") if index < len(buttons) else None
 
+    # -- rate limit and the privacy notice ----------------------------------------------------
+    def _too_fast(self, db: Session, contact: Contact) -> bool:
+        """More messages from her in the last minute than the limit allows (counted in the
+        database, so every gateway process sees the same count). Danger is screened before."""
+        limit = self.settings.rate_limit_per_minute
+        if limit <= 0:
+            return False
+        recent = db.scalar(
+            select(func.count(Message.id)).where(
+                Message.contact_id == contact.id,
+                Message.direction == "in",
+                Message.created_at >= utcnow() - timedelta(minutes=1),
+            )
+        )
+        return (recent or 0) > limit
+
+    @staticmethod
+    def _warned_recently(db: Session, contact: Contact) -> bool:
+        """Whether she was given the emergency numbers within the last hour."""
+        return _sent_since(db, contact, "emergency", timedelta(hours=1))
+
+    def _privacy_notice(self, language: str) -> Reply:
+        days = str(self.settings.retention_days)
+        return Reply(texts.text("utter_privacy_notice", language, days=days), kind="privacy")
+
+    @staticmethod
+    def _privacy_notice_due(
+        db: Session, contact: Contact, outcome: Outcome, replies: list[Reply]
+    ) -> bool:
+        """Once, at the end of her first reply in a language she reads (never instead of an
+        answer, never while the bot asks which language she reads, never while held)."""
+        if outcome.silent or not replies or contact.language is None:
+            return False
+        if any(r.kind == "privacy" for r in replies):
+            return False
+        return not _sent_since(db, contact, "privacy", None)
+
     def _remember_address(self, contact: Contact, address: str) -> None:
         if outbox.reveal_address(contact, self.settings.hash_key) != address:
             contact.address_enc = outbox.seal_address(address, self.settings.hash_key)
@@ -320,6 +383,18 @@ class Pipeline:
             if any(isinstance(d, contracts.ActionFailed) for d in directives):
                 raise RasaUnavailable("an action failed")  # actions/safe.py
         except RasaUnavailable as exc:
+            if raw.strip() == REQUEST_HUMAN:
+                # She pressed "a person": that needs no Rasa. Her case opens now, and she is
+                # told plainly whether anyone is there (utter_handoff_nobody when nobody is).
+                log.warning("rasa unavailable; her request for a person goes straight to the queue")
+                urgent = outcome.danger or self._warned_recently(db, contact)
+                request = contracts.Handoff(
+                    topic="violence" if urgent else "other",
+                    language=outcome.language,
+                    priority="emergency" if urgent else "normal",
+                )
+                outcome.replies.append(self._refer(db, contact, request, outcome))
+                return
             log.warning("rasa unavailable, message %s kept pending: %s", message.id, exc)
             outcome.pending = True
             outcome.replies.append(self._bot_reply("utter_service_down", outcome.language))
@@ -337,6 +412,8 @@ class Pipeline:
                     contact.language, contact.language_chosen = chosen, True
                 case contracts.Feedback(entry_id=entry_id, helpful=helpful):
                     db.add(Feedback(entry_id=entry_id, language=outcome.language, helpful=helpful))
+                case contracts.Unanswered() if not outcome.danger:  # no disclosure for editors
+                    unanswered.record(db, contact.id, directive, text)
                 case contracts.Handoff():
                     outcome.replies.append(self._refer(db, contact, directive, outcome))
             body = answer.get("text") or ""
@@ -344,6 +421,9 @@ class Pipeline:
                 continue
             already.add(body)
             outcome.replies.append(Reply(body, tuple(answer.get("buttons") or ())))
+        if not answers:  # Rasa had nothing to say (e.g. a payload no rule expects): not an outage
+            log.info("rasa answered nothing; she gets the default reply")
+            outcome.replies.append(self._bot_reply("utter_default", outcome.language))
         if len(raw) > self.settings.max_message_chars:
             outcome.replies.append(self._bot_reply("utter_message_too_long", outcome.language))
 
@@ -385,8 +465,15 @@ class Pipeline:
         db.commit()  # as above: nothing held across the await
         try:
             await self.rasa.replace_events(contact.conversation_key)
-        except Exception:  # Rasa's copy is in memory only and expires with the session
+        except Exception:  # Rasa is down: its stored copy goes below all the same
             log.warning("could not clear Rasa's tracker for an erased contact")
+        # Rasa keeps its trackers in this database (nlu/tracker_store.py): her row goes in the
+        # same transaction as her contact, whether or not Rasa answered.
+        if inspect(db.connection()).has_table("rasa_trackers"):
+            db.execute(
+                sql_text("delete from rasa_trackers where sender_id = :key"),
+                {"key": contact.conversation_key},
+            )
         db.delete(contact)
         db.flush()
 
@@ -419,6 +506,15 @@ def emergency_replies(language: str | None) -> list[Reply]:
         Reply(texts.text("utter_danger_heard", language), kind="emergency"),
         Reply(texts.text("utter_emergency", language), kind="emergency"),
     ]
+
+
+def _sent_since(db: Session, contact: Contact, kind: str, within: timedelta | None) -> bool:
+    query = select(Message.id).where(
+        Message.contact_id == contact.id, Message.direction == "out", Message.kind == kind
+    )
+    if within is not None:
+        query = query.where(Message.created_at >= utcnow() - within)
+    return db.scalar(query.limit(1)) is not None
 
 
 def _directive(answer: dict) -> contracts.Directive | None:

@@ -8,7 +8,7 @@ import httpx
 
 
 class RasaUnavailable(Exception):
-    """Rasa did not answer, answered with an error, or answered nothing at all."""
+    """Rasa did not answer, or answered with an error."""
 
 
 class RasaClient:
@@ -28,9 +28,11 @@ class RasaClient:
             raise RasaUnavailable(str(exc)) from exc
         if r.status_code != 200:
             raise RasaUnavailable(f"status {r.status_code}")
+        # [] is an answer too: Rasa had nothing to say. A failed action also gives [] or a
+        # partial answer, which the pipeline tells apart by asking the action server itself.
         replies = r.json()
-        if not replies:  # Rasa answers [] when an action failed (e.g. action server down)
-            raise RasaUnavailable("empty reply")
+        if not isinstance(replies, list):
+            raise RasaUnavailable("not a list of messages")
         return replies
 
     async def replace_events(self, sender: str) -> None:

@@ -29,6 +29,7 @@ from common import texts
 from knowledge.store import load
 from tests.e2e.conftest import TELEGRAM_SECRET
 from tests.support.delivery import wait_until_delivered
+from tests.support.replies import is_privacy_notice
 
 pytestmark = pytest.mark.stack
 KB = load()
@@ -50,7 +51,18 @@ def delivered_since(stack, channel: str, read, before: int) -> list:
     """What arrived in the chat since `before`, once the delivery worker has sent all of it.
     Called after the webhook answered, when the replies to her message are already queued."""
     wait_until_delivered(stack.database_url, channels=[channel], timeout=60)
-    return read()[before:]
+    return [m for m in read()[before:] if not is_privacy_notice(_platform_text(m))]
+
+
+def _platform_text(message: dict) -> str:
+    """The text of a message as the fake platform recorded it (Telegram: HTML-escaped)."""
+    text = message.get("text")
+    if isinstance(text, dict):  # WhatsApp text message
+        return text.get("body", "")
+    if isinstance(text, str):
+        return html.unescape(text)
+    body = (message.get("interactive") or {}).get("body") or {}
+    return body.get("text", "")
 
 
 def query(stack, statement) -> list:

@@ -109,3 +109,21 @@ def test_she_can_change_language_in_her_own_words(chat):
     replies = chat(sender, "أريد اللغة الصومالية من فضلك")
     assert joined(replies) == texts.text("utter_language_changed", "so")
     assert joined(chat(sender, "hello")) == texts.text("utter_greet", "so")
+
+
+def test_her_first_answer_ends_with_the_privacy_notice_in_her_language_once(stack):
+    def send(sender, message):
+        r = httpx.post(
+            f"{stack.gateway_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=60,
+        )
+        assert r.status_code == 200
+        return [m["text"] for m in r.json()]
+
+    sender = new_sender()
+    first = send(sender, "Мені потрібен лікар, де знайти сімейного лікаря?")
+    assert first[-1] == texts.text("utter_privacy_notice", "uk", days="30")
+    assert len(first) >= 2, "the notice follows an answer, never replaces it"
+    later = send(sender, "А як отримати картку здоров'я?")
+    assert texts.text("utter_privacy_notice", "uk", days="30") not in later

@@ -5,6 +5,7 @@ lost when something fails; forged or broken webhooks refused."""
 
 from __future__ import annotations
 
+import html
 import time
 
 import httpx
@@ -54,15 +55,16 @@ def _settings(rasa_url, action_url, db_url, tg_url, **extra):
         telegram_secret=SECRET,
         telegram_api_url=tg_url,
         delivery_backoff_s=0.2,
+        privacy_notice=False,  # these tests count messages; the notice: test_*_privacy_notice
     )
     values.update(extra)
     return Settings(**values)
 
 
-def _env(db_url):
+def _env(db_url, **extra):
     rasa, actions, tg = FakeRasa(), FakeActions(), FakeTelegram()
     with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, serve(tg.app) as tg_url:
-        app = create_app(_settings(rasa_url, action_url, db_url, tg_url))
+        app = create_app(_settings(rasa_url, action_url, db_url, tg_url, **extra))
         with serve(app) as url:
             yield Env(url, app, rasa, tg, db_url)
 
@@ -564,3 +566,22 @@ def test_an_oversized_update_sent_without_a_length_is_stopped_at_the_limit(env):
         assert r.status_code == 413 and "error" in r.json()
         _still_answers(env, client)
     assert env.rasa.received[-1]["message"] == "hvor lærer jeg dansk"
+
+
+@pytest.fixture
+def env_with_notice(sqlite_url):
+    yield from _env(sqlite_url, privacy_notice=True)
+
+
+def test_telegram_privacy_notice_follows_her_first_answer_once(env_with_notice):
+    env = env_with_notice
+    env.post(env.tg.text_update(1090, "مرحبا، عندي سؤال عن الطبيب"))
+    first = wait_for(lambda: len(env.tg.chat(1090)) == 2 and env.tg.chat(1090))
+    notice = texts.text("utter_privacy_notice", "ar", days="30")
+    assert [html.unescape(m["text"]) for m in first] == [
+        "echo: مرحبا، عندي سؤال عن الطبيب",
+        notice,
+    ]
+    env.post(env.tg.text_update(1090, "وأين أجد طبيبا؟"))
+    later = wait_for(lambda: len(env.tg.chat(1090)) == 3 and env.tg.chat(1090))
+    assert html.unescape(later[2]["text"]) == "echo: وأين أجد طبيبا؟", "the notice is given once"

@@ -62,6 +62,7 @@ def _settings(rasa_url, action_url, db_url, wa_url, **extra):
         whatsapp_api_url=wa_url,
         whatsapp_api_version=VERSION,
         delivery_backoff_s=0.2,
+        privacy_notice=False,  # these tests count messages; the notice: test_*_privacy_notice
     )
     values.update(extra)
     return Settings(**values)
@@ -501,3 +502,22 @@ def test_deleting_her_data_is_confirmed_in_her_chat(env):
     deleted = texts.text("utter_deleted", "en")
     wait_for(lambda: [m for m in env.wa.chat(WA) if m["text"]["body"] == deleted], what="confirmed")
     assert env.outbound() == [], "her messages are erased"
+
+
+@pytest.fixture
+def env_with_notice(sqlite_url):
+    yield from _env(sqlite_url, privacy_notice=True)
+
+
+def test_whatsapp_privacy_notice_follows_her_first_answer_once(env_with_notice):
+    env = env_with_notice
+    env.notify(env.wa.text(WA, "Merhaba, doktor hakkında bir sorum var"))
+    first = wait_for(lambda: len(env.wa.chat(WA)) == 2 and env.wa.chat(WA))
+    notice = texts.text("utter_privacy_notice", "tr", days="30")
+    assert [m["text"]["body"] for m in first] == [
+        "echo: Merhaba, doktor hakkında bir sorum var",
+        notice,
+    ]
+    env.notify(env.wa.text(WA, "Doktoru nerede bulurum?"))
+    later = wait_for(lambda: len(env.wa.chat(WA)) == 3 and env.wa.chat(WA))
+    assert later[2]["text"]["body"] == "echo: Doktoru nerede bulurum?", "given once"

@@ -17,6 +17,7 @@ class FakeRasa:
         self.mode = "ok"  # ok | error | empty | slow
         self.delay_s = 0.0  # think time for every message (benchmarks)
         self.replies: list[dict] | None = None
+        self.fail_on: set[str] = set()  # messages answered with 500 (one message's failure)
         self.model_loaded = True
         self.replaced: list[str] = []
         self.active = 0
@@ -34,7 +35,7 @@ class FakeRasa:
                     await asyncio.sleep(self.delay_s)
                 if self.mode == "slow":
                     await asyncio.sleep(0.2)
-                if self.mode == "error":
+                if self.mode == "error" or body["message"] in self.fail_on:
                     return JSONResponse({"error": "boom"}, status_code=500)
                 if self.mode == "empty":
                     return []
