@@ -81,12 +81,6 @@ def test_a_nul_in_a_rest_message_id_is_stored_on_postgresql(pg_world):
     assert [m.text for m in pg_world.inbound("rest", "fuzz-nul")] == ["hej\ufffd"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open, bot/core/danger_terms.yml: the Turkish pattern is anchored at the start "
-    "(^), so a word before 'beni öldürecek' ('help me', 'I am afraid') hides it, and the "
-    "model does not catch it either",
-)
 @pytest.mark.parametrize(
     "text", ["0 BENİ ÖLDÜRECEK", "yardım edin beni öldürecek", "korkuyorum beni öldürecek"]
 )
@@ -95,12 +89,6 @@ def test_a_turkish_threat_after_another_word_gets_the_emergency_reply(world, tex
     assert _emergency_first([m["text"] for m in r.json()])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open, bot/core/safety.py: normalise() keeps format characters (Cf), so a "
-    "right-to-left mark or zero-width space inside a phrase breaks 35 of the 268 danger "
-    "cases (strip Cf but keep U+200C, which the Persian patterns use)",
-)
 @pytest.mark.parametrize(
     "text", ["بدي \u200fانتحر", "min \u200bmand slår mig", "تهدید \u200fکرده که منو میکشه"]
 )
@@ -126,12 +114,6 @@ def test_a_telegram_text_longer_than_telegram_allows_is_refused(world):
 
 
 @pytest.mark.skipif(PROFILE != "long", reason="half a minute of CPU: FUZZ_PROFILE=long only")
-@pytest.mark.xfail(
-    strict=True,
-    reason="open, bot/core (safety.screen in the pipeline): the danger model reads the whole "
-    "text on the event loop (about 0.5 s per 1,000 characters here), so a long WhatsApp "
-    "message (she may write 65,536) holds every other webhook and Meta's retry timer",
-)
 def test_a_30000_character_whatsapp_message_is_answered_within_5_seconds(world):
     notification = world.wa.text("4520777002", "ab " * 10_000)
     started = time.monotonic()
