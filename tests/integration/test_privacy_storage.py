@@ -24,14 +24,11 @@ from sqlalchemy.orm import Session
 
 from bot.referrals import create_case, queue
 from bot.referrals.models import AuditLog, Case, CaseNote, User
-from bot.settings import Settings
 from bot.storage import crypto, retention
 from bot.storage.db import REPO, _alembic_config, make_engine, migrate
 from bot.storage.models import Contact, Feedback, Message, UnansweredQuestion, new_key, utcnow
 from bot.workspace import auth
-from gateway.app import create_app
-from tests.support.fake_rasa import FakeActions, FakeRasa
-from tests.support.servers import serve
+from tests.support.encrypted_gateway import data_key, encrypted_gateway
 
 KEY = Fernet.generate_key().decode()
 PASSWORD = "a long password"
@@ -39,27 +36,14 @@ PASSWORD = "a long password"
 
 @pytest.fixture(autouse=True)
 def keys():
-    crypto.use_keys(KEY)
-    yield
-    crypto.use_keys(None)
+    with data_key(KEY):
+        yield
 
 
 @pytest.fixture
 def gateway(sqlite_url):
-    rasa, actions = FakeRasa(), FakeActions()
-    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url:
-        settings = Settings(
-            hash_key="test-key",
-            data_keys=KEY,
-            database_url=sqlite_url,
-            rasa_url=rasa_url,
-            action_server_url=action_url,
-            rasa_timeout_s=5,
-        )
-        with serve(create_app(settings)) as url:
-            engine = make_engine(sqlite_url)
-            yield url, engine
-            engine.dispose()
+    with encrypted_gateway(sqlite_url, KEY) as (url, engine, rasa):
+        yield url, engine
 
 
 def login(url: str, username: str, home: str = "/workspace/queue") -> tuple[httpx.Client, str]:
