@@ -34,7 +34,17 @@ def response(name: str, language: str | None, **values: str) -> dict:
     text = re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), chosen["text"])
     out: dict = {"text": text}
     if chosen.get("buttons"):
-        out["buttons"] = [dict(b) for b in chosen["buttons"]]
+        out["buttons"] = [_unescaped(b) for b in chosen["buttons"]]
+    return out
+
+
+def _unescaped(button: dict) -> dict:
+    """A button as Rasa sends it. Payloads carrying JSON double their braces in domain.yml
+    (`/request_human{{"topic": "health"}}`): Rasa fills `{slot}` placeholders in responses, and
+    a single brace made it log an error, with her slot values, for every menu it showed."""
+    out = dict(button)
+    if isinstance(out.get("payload"), str):
+        out["payload"] = out["payload"].replace("{{", "{").replace("}}", "}")
     return out
 
 
