@@ -39,6 +39,10 @@ ALIASES = {
 # a message detected as the value keeps the key when the key is the conversation's language.
 SAME_WRITING = {"prs": "fa"}
 
+# Below this, an unreliable detection of a Latin-script message is not trusted to pick the
+# language of a first message ("hello" reads as Danish at 0.41, "merhaba" as Turkish at 0.56).
+GUESS_FLOOR = 0.5
+
 # Letters only Urdu uses among the Arabic-script languages we serve (ے ں ٹ ڈ ڑ ھ),
 # and letters Arabic has but Persian and Urdu do not normally write (ة ى أ إ ؤ).
 _URDU_LETTERS = set("ےںٹڈڑھۓ")
@@ -177,4 +181,8 @@ def choose(text: str, preferred: str | None, found: Detection | None = None) -> 
         if found.language and found.language != preferred and found.reliable:
             return found.language
         return preferred
+    if found.language is not None and not found.reliable and found.confidence < GUESS_FLOOR:
+        # "hello", "hi", "ok" with nothing known: a weak Latin-script guess is no better
+        # than a coin (both say Danish), and English is what a stranger reads most often
+        return "en" if _script_counts(text).get("latin") else found.language
     return found.language or "en"

@@ -95,3 +95,14 @@ def test_a_dari_conversation_keeps_dari_on_short_messages_and_follows_a_clear_sw
 def test_a_farsi_conversation_is_not_turned_into_dari():
     for text in DARI:
         assert choose(text, "fa") == "fa"
+
+
+@pytest.mark.parametrize("text", ["hello", "hi", "ok", "helo"])
+def test_a_first_greeting_too_short_to_tell_is_answered_in_english_not_danish(text):
+    """Both detectors read "hello" and "hi" as Danish, on almost no evidence."""
+    assert choose(text, None) == "en"
+
+
+@pytest.mark.parametrize("text, lang", [("hej", "da"), ("merhaba", "tr"), ("salaan", "so")])
+def test_a_short_greeting_of_one_language_still_picks_it(text, lang):
+    assert choose(text, None) == lang
