@@ -101,10 +101,10 @@ class ActionAnswerQuestion(SafeAction):
             kept = True  # this message is her town, not the question: nothing to keep
         else:
             text = tracker.latest_message.get("text") or ""
-            named = region_in(text)  # remembered: later answers use her region too
+            named = region_in(text, numbers=False)  # remembered: later answers use it too
             if named:
                 events.append(SlotSet("region", named))
-            region = named or tracker.get_slot("region")
+            region = named or region_in(text) or tracker.get_slot("region")
             may_ask = region is None and tracker.active_loop_name is None
 
         metadata = _user_metadata(tracker)

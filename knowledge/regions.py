@@ -1,4 +1,5 @@
-"""Finds the region a message mentions, from knowledge/regions.yml (municipalities and towns).
+"""Finds the region a message mentions, from knowledge/regions.yml (municipalities and towns,
+and each region's own out-of-hours number).
 
 Names are whole words; Turkish writes case endings onto a town's name ("Vejle'de",
 "silkeborgda", "thisteddeyim"), so a name followed by one of those endings counts too."""
@@ -15,24 +16,27 @@ from langtools.names import NameLookup
 
 FILE = Path(__file__).resolve().parent / "regions.yml"
 _FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "-": " "})
+# Arabic-Indic and Persian digits ("۱۸۱۳") as the digits of the regions' phone numbers
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _PLAIN = str.maketrans({"æ": "a", "ø": "o", "å": "a"})
 
 
 def _fold(text: str) -> str:
-    return " ".join(text.casefold().translate(_FOLD).split())
+    return " ".join(text.casefold().translate(_FOLD).translate(_DIGITS).split())
 
 
 def _plain(text: str) -> str:
-    return " ".join(text.casefold().replace("-", " ").translate(_PLAIN).split())
+    return " ".join(text.casefold().replace("-", " ").translate(_PLAIN).translate(_DIGITS).split())
 
 
-@lru_cache(maxsize=1)
-def _lookup() -> NameLookup:
+@lru_cache(maxsize=2)
+def _lookup(numbers: bool) -> NameLookup:
     data = yaml.safe_load(FILE.read_text(encoding="utf-8"))
     codes: dict[str, str] = {}
     for region, groups in data.items():
-        for name in groups["municipalities"] + groups["places"]:
-            codes[_fold(name)] = codes[_plain(name)] = region
+        names = groups["municipalities"] + groups["places"]
+        for name in names + (groups.get("numbers", []) if numbers else []):
+            codes[_fold(str(name))] = codes[_plain(str(name))] = region
     return NameLookup(codes)
 
 
@@ -58,8 +62,10 @@ def _suffixed() -> re.Pattern:
     )
 
 
-def region_in(text: str) -> str | None:
-    lookup = _lookup()
+def region_in(text: str, numbers: bool = True) -> str | None:
+    """The region the text is about. `numbers=False`: only a place counts, for remembering
+    where she lives ("is 1813 free?" asks about the Capital Region, she may live in Odense)."""
+    lookup = _lookup(numbers)
     found = lookup.find(_fold(text)) or lookup.find(_plain(text))
     if found:
         return found

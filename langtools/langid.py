@@ -19,6 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from langtools.languages import NAMES, SUPPORTED  # noqa: F401  (re-exported)
 
@@ -52,6 +53,71 @@ _PERSIAN_LETTERS = set("پچژگکی")
 _ARABIZI = re.compile(
     r"\b[a-z]*[2375][a-z]+\b|\b(salam|shukran|inshallah|habibi|ana|bidi|biddi|wen|shu|kif|3andi)\b"
 )
+
+
+# Urdu, Farsi and Arabic written in Latin letters: words of each that English, Danish, Somali
+# and Turkish do not use. Two of them in one message decide ("mera shohar mujy marta hai").
+_ROMANISED = {
+    "ur": set(
+        "hai hain kya kia mujhe mujhay mujy mjhe mera meri nahi nahin kaise kese kahan karun "
+        "karna karni chahiye chahti aap shohar wale wala wali paise lagte hoti hota hogi krwa "
+        "karwa rahe raha rahi khara baat mein aur bhi sakti sakta liye kuch koi zabardasti shadi "
+        "sharait dakhla".split()
+    ),
+    "fa": set(
+        "mikham mikhaham mikhay chetor chetori kojast koja nist shoharam shoharm khoone khune "
+        "konam kardam shodam mitoonam mitunam mitonam rayegan rayegane baraye komak fori chikar "
+        "bayad nadaram daram khatere shekayat mosahebe bacheham bacheha tarjome tarjoman "
+        "mikonam mikone bekonam hamle mizane".split()
+    ),
+    "ar": set(
+        "zoji jozi zawji wladi ahli lazem lazim mish msh bas eza iza inno lesh keef shou fi "
+        "lessa lissa ya3ni kaman hek hayk baddi".split()
+    ),
+}
+_WORD = re.compile(r"[^\W\d_]+")
+# Danish official terms that women write into messages in any language ("sundhedskort
+# kayboldu", "indfødsretsprøve ціна"): the answers mark them *like this*. They say nothing of
+# the language she writes in, so detection looks past them.
+_ENTRIES = Path(__file__).resolve().parents[1] / "knowledge" / "entries"
+_TERM = re.compile(r"\*([^*\n]{3,40})\*")
+
+
+@lru_cache(maxsize=1)
+def _danish_terms() -> frozenset[str]:
+    terms = set()
+    for path in _ENTRIES.rglob("*.yml"):
+        for term in _TERM.findall(path.read_text(encoding="utf-8")):
+            words = term.casefold().split()
+            if len(words) == 1 and len(words[0]) >= 5:
+                terms.add(words[0].strip(".,:;()"))
+    return frozenset(terms)
+
+
+def _is_danish_term(word: str) -> bool:
+    """The word is a marked term, or one with an ending ("sundhedskortka") or without one
+    ("indfødsretsprøve" for "indfødsretsprøven")."""
+    if len(word) < 5:
+        return False
+    return any(
+        word.startswith(t) or (t.startswith(word) and len(t) - len(word) <= 2)
+        for t in _danish_terms()
+    )
+
+
+def _without_danish_terms(text: str) -> str:
+    """The text less its Danish terms, when enough of her own words remain to judge."""
+    kept = [w for w in text.split() if not _is_danish_term(w.casefold().strip(".,:;!?()"))]
+    rest = " ".join(kept)
+    return rest if sum(ch.isalpha() for ch in rest) >= 3 else text
+
+
+def _romanised(lowered: str) -> str | None:
+    words = set(_WORD.findall(lowered))
+    for lang, known in _ROMANISED.items():
+        if len(words & known) >= 2:
+            return lang
+    return None
 
 
 @dataclass(frozen=True)
@@ -144,7 +210,13 @@ def detect(text: str) -> Detection:
         return Detection(None, 0.0, False)
     counts = _script_counts(text)
     script = max(counts, key=lambda name: counts[name])
-    long_enough = letters >= 12
+    # Latin words in an Arabic, Cyrillic or Ethiopic message are Danish terms or names
+    # ("MitID ندارم", "indfødsretsprøve ціна"): her own script decides.
+    own = max(("arabic", "cyrillic", "ethiopic"), key=lambda name: counts[name])
+    if script == "latin" and counts[own] >= 3:
+        script = own
+        text = " ".join(w for w in text.split() if not _script_counts(w)["latin"]) or text
+    long_enough = sum(ch.isalpha() for ch in text) >= 12
 
     if script == "ethiopic":
         return Detection("ti", 0.95, letters >= 3)
@@ -164,6 +236,10 @@ def detect(text: str) -> Detection:
         lowered = text.casefold()
         if _ARABIZI.search(lowered):
             return Detection("ar", 0.6, long_enough)
+        if romanised := _romanised(lowered):
+            return Detection(romanised, 0.7, long_enough)
+        text = _without_danish_terms(text)
+        long_enough = sum(ch.isalpha() for ch in text) >= 12
         lang, conf = _pick(text, ("en", "da", "so", "tr"))
         return Detection(lang, conf, long_enough and conf >= 0.6)
     return Detection(None, 0.0, False)

@@ -106,3 +106,40 @@ def test_a_first_greeting_too_short_to_tell_is_answered_in_english_not_danish(te
 @pytest.mark.parametrize("text, lang", [("hej", "da"), ("merhaba", "tr"), ("salaan", "so")])
 def test_a_short_greeting_of_one_language_still_picks_it(text, lang):
     assert choose(text, None) == lang
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("MitID ندارم", "fa"),
+        ("indfødsretsprøve ціна", "uk"),
+        ("sundhedskort ጠፊኡኒ", "ti"),
+        ("sundhedskort kayboldu", "tr"),
+        ("medborgerskabsprøve kaç soru", "tr"),
+    ],
+)
+def test_a_danish_term_in_her_message_does_not_make_it_danish(text, lang):
+    assert choose(text, None) == lang
+
+
+def test_a_danish_message_with_danish_terms_stays_danish():
+    assert choose("hvor får jeg et sundhedskort", None) == "da"
+    assert choose("sundhedskort", None) == "da"
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("mera shohar mujy marta hai kya karun", "ur"),
+        ("ghar wale zabardasti shadi krwa rahe hain", "ur"),
+        ("shoharam mano mizane chikar konam", "fa"),
+        ("zoji ma bikhalini shouf ahli", "ar"),
+    ],
+)
+def test_urdu_farsi_and_arabic_in_latin_letters_are_recognised(text, lang):
+    assert choose(text, None) == lang
+
+
+def test_english_is_not_taken_for_romanised_urdu():
+    assert choose("I am from Somalia and my husband hits me", None) == "en"
+    assert choose("my friend Aisha says hi, can I bring her to the doctor", None) == "en"

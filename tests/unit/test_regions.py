@@ -31,3 +31,21 @@ def test_all_98_municipalities_are_mapped_once():
     data = yaml.safe_load(FILE.read_text(encoding="utf-8"))
     names = [m for groups in data.values() for m in groups["municipalities"]]
     assert len(names) == 98 and len(set(names)) == 98
+
+
+@pytest.mark.parametrize(
+    "text, region",
+    [
+        ("1813 free?", "capital"),
+        ("در ۱۸۱۳ با داکتر گپ زده میتانم؟", "capital"),
+        ("skal jeg ringe 1818", "zealand"),
+        ("is 70 11 31 31 open at night", "central"),
+    ],
+)
+def test_a_regions_own_number_names_the_region_the_question_is_about(text, region):
+    assert region_in(text) == region
+
+
+def test_a_number_is_not_taken_for_where_she_lives():
+    assert region_in("is 1813 free from my mobile", numbers=False) is None
+    assert region_in("I live in Odense, is 1813 free?", numbers=False) == "southern"
