@@ -1,5 +1,7 @@
-"""Answers a knowledge question: one confident answer, or 2-3 choices as buttons, or an
-honest "I don't know" with the offer of a counsellor."""
+"""Answers a knowledge question: the best answer (with "or did you mean" buttons when it is
+less than sure), the two best answers when one of two is probably right, 2-3 choices as
+buttons when nothing is likely, or an honest "I don't know" with the offer of a counsellor
+(knowledge/index.py, Index.decide)."""
 
 from __future__ import annotations
 
@@ -20,8 +22,6 @@ from common.contracts import KnowledgeStatus, to_custom
 from knowledge.index import CLARIFY_THRESHOLD, Index
 from knowledge.regions import region_in
 
-# Two best entries closer than this are a true tie: she is asked which she means.
-TIE = 0.01
 # After a disclosure, answers come only from these topics (knowledge/entries/<topic>/).
 DISCLOSURE_TOPICS = {"violence", "emergency", "residence"}
 SHELTER_ENTRY = "violence-crisis-shelter"  # acute need: a place to sleep tonight
@@ -124,13 +124,13 @@ class ActionAnswerQuestion(SafeAction):
             rated_entry = tracker.get_slot("last_entry_id")
             kept = unanswered.keep(dispatcher, tracker, "not_helpful", rated_entry, ref=rated)
         hits = index.search(text, language, region, k=4)
-        decision = Index.decide(hits)
+        decision = Index.decide(hits, text)
         best = kb.entries[hits[0].entry_id] if hits else None
         if may_ask and decision.kind != "none" and best is not None and best.region != "all":
             # The best answer depends on her region and hers is unknown: what holds everywhere
             # now, and her town asked in the same reply for the local detail; region_form
             # then answers the question kept here (data/rules/region.yml).
-            general = Index.decide(index.search(text, language, NO_REGION, k=4))
+            general = Index.decide(index.search(text, language, NO_REGION, k=4), text)
             if general.kind != "none":
                 self._answer(dispatcher, general.hits[0].entry_id, language, feedback=False)
                 events.append(SlotSet("last_entry_id", general.hits[0].entry_id))
@@ -140,25 +140,29 @@ class ActionAnswerQuestion(SafeAction):
             if not kept:
                 unanswered.keep(dispatcher, tracker, "no_answer")
             return events
-        runners_up = [h for h in hits[1:] if h.score >= CLARIFY_THRESHOLD][:2]
-        if decision.kind == "clarify" and runners_up and hits[0].score - runners_up[0].score < TIE:
-            # truly tied: asking back is kinder than a coin toss
+        if decision.kind == "clarify":
+            # nothing is likely enough to answer: asking back is kinder than a coin toss
             dispatcher.utter_message(
                 text=texts.text("utter_clarify", language),
-                buttons=self._choices(
-                    kb, [h.entry_id for h in hits[: 1 + len(runners_up)]], language
-                ),
+                buttons=self._choices(kb, [h.entry_id for h in decision.hits], language),
             )
             if not kept:
                 unanswered.keep(dispatcher, tracker, "clarify", hits[0].entry_id)
             return events
+        if decision.kind == "both":
+            # one of two is probably right: both answers, each short, rather than a question
+            first, second = (h.entry_id for h in decision.hits)
+            dispatcher.utter_message(text=texts.text("utter_two_answers", language))
+            self._answer(dispatcher, first, language, feedback=False)
+            self._answer(dispatcher, second, language)
+            return events + [SlotSet("last_entry_id", first)]
         entry_id = hits[0].entry_id
         self._answer(dispatcher, entry_id, language)
         events.append(SlotSet("last_entry_id", entry_id))
-        if decision.kind == "clarify" and runners_up:
+        if runners_up := [h.entry_id for h in decision.hits[1:]]:
             dispatcher.utter_message(
                 text=texts.text("utter_or_did_you_mean", language),
-                buttons=self._choices(kb, [h.entry_id for h in runners_up], language),
+                buttons=self._choices(kb, runners_up, language),
             )
         return events
 

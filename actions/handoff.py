@@ -63,9 +63,8 @@ def typed_topic(tracker: Tracker) -> str | None:
     ):
         return None
     kb, index = state()
-    decision = Index.decide(
-        index.search(text, tracker.get_slot("language") or "en", tracker.get_slot("region"))
-    )
+    hits = index.search(text, tracker.get_slot("language") or "en", tracker.get_slot("region"))
+    decision = Index.decide(hits, text)
     if decision.kind == "none":
         return None
     return TOPIC_OF_FOLDER.get(kb.entries[decision.hits[0].entry_id].topic)

@@ -10,8 +10,10 @@ Arabic clitics ("بالدنمارك"), Somali, Tigrinya and Ukrainian word endin
 A town she names adds a small bonus to the answers for its region. The weights were chosen by
 a grid search on tests/eval (knowledge/calibration.md).
 
-The decision (answer / clarify / none) uses thresholds calibrated on tests/eval data; see
-knowledge/calibration.md for how they were set.
+The decision reads a calibrated probability that the best entry is right
+(knowledge/confidence.py), not raw scores: answer it; give the two best answers when it is
+less sure; ask back or say honestly "I don't know" only when nothing is likely. Thresholds
+and how they were chosen: knowledge/calibration.md.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge import confidence
 from knowledge.regions import region_in
 from knowledge.schema import LANGUAGES
 from knowledge.store import KnowledgeBase
@@ -34,9 +37,13 @@ from knowledge.store import KnowledgeBase
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = REPO / "var" / "index"
 
-# Calibrated on tests/eval (knowledge/calibration.md); override per deployment if needed.
-ANSWER_THRESHOLD = 0.80
-ANSWER_MARGIN = 0.035
+# On the probability that the best entry is right (knowledge/confidence.py), chosen on the
+# blind dev half (knowledge/calibration.md, "First reply"):
+ANSWER_P = 0.80  # answer the best entry
+SURE_P = 0.90  # below this, the runners-up are offered as "or did you mean" under the answer
+BOTH_P = 0.40  # between this and ANSWER_P: the two best answers, both given
+# Below BOTH_P she is asked which she means when some entry scores at least this, and is
+# told honestly that the bot does not know otherwise.
 CLARIFY_THRESHOLD = 0.78
 OTHER_LANGUAGE_PENALTY = 0.0
 TOP_ROWS = 3  # an entry's dense score: the mean of its best rows
@@ -120,8 +127,9 @@ class Hit:
 
 @dataclass(frozen=True)
 class Decision:
-    kind: str  # answer | clarify | none
-    hits: tuple[Hit, ...]
+    kind: str  # answer | both | clarify (ask back) | none
+    hits: tuple[Hit, ...]  # answer: the best, then the runners-up to offer; both: the two
+    probability: float = 0.0  # that hits[0] answers her
 
 
 class _BM25:
@@ -364,16 +372,19 @@ class Index:
         ).astype(np.float32)
 
     @staticmethod
-    def decide(
-        hits: list[Hit],
-        answer: float = ANSWER_THRESHOLD,
-        margin: float = ANSWER_MARGIN,
-        clarify: float = CLARIFY_THRESHOLD,
-    ) -> Decision:
-        if not hits or hits[0].score < clarify:
-            return Decision("none", tuple(hits))
-        lead = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)
-        if hits[0].score >= answer and lead >= margin:
-            return Decision("answer", tuple(hits[:1]))
-        close = [h for h in hits if h.score >= clarify][:3]
-        return Decision("clarify", tuple(close))
+    def decide(hits: list[Hit], text: str) -> Decision:
+        """What to reply to `text`, given its search results."""
+        p = confidence.probability(hits)
+        if not hits:
+            return Decision("none", (), p)
+        if p >= ANSWER_P:
+            offered = [h for h in hits[1:3] if h.score >= CLARIFY_THRESHOLD] if p < SURE_P else []
+            return Decision("answer", (hits[0], *offered), p)
+        # one word ("price", "card") names no need: two answers would be two guesses
+        if p >= BOTH_P and len(hits) > 1 and len(text.split()) > 1:
+            return Decision("both", tuple(hits[:2]), p)
+        if hits[0].score >= CLARIFY_THRESHOLD:
+            return Decision(
+                "clarify", tuple(h for h in hits[:3] if h.score >= CLARIFY_THRESHOLD), p
+            )
+        return Decision("none", tuple(hits), p)
