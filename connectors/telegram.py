@@ -39,7 +39,7 @@ from bot.core import markup
 from bot.core.channel import Outgoing, SendError
 from bot.core.delivery import send_unstored
 from bot.core.pacing import RateLimit
-from bot.core.pipeline import Inbound, Pipeline
+from bot.core.pipeline import PRIVACY, Inbound, Pipeline
 from bot.core.textsplit import split_text
 from connectors import webhook
 
@@ -49,13 +49,15 @@ MAX_BODY_BYTES = 1024 * 1024
 TEXT_LIMIT = 4000  # Telegram's limit is 4,096 characters after entity parsing
 
 # Commands -> what the pipeline and Rasa understand. Buttons and commands reach Rasa as
-# intents, so they work whatever language her phone is set to.
+# intents, so they work whatever language her phone is set to. Telegram's command menu may
+# send one as "/privacy@<bot's username>": the same command (_command).
 COMMANDS = {
     "/start": "/greet",
     "/help": "/help",
     "/language": "/choose_language",
     "/human": "/request_human",
     "/delete": "/delete_data",
+    "/privacy": PRIVACY,  # the pipeline answers it with the privacy notice, not Rasa
 }
 ALLOWED_UPDATES = ["message", "callback_query"]
 

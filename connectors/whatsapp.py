@@ -29,7 +29,7 @@ import hmac
 import logging
 import re
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import APIRouter, Request
@@ -277,6 +277,8 @@ CONTENT_FIELDS = {
     **{kind: ("caption",) for kind in CAPTIONED},
 }
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds, as a string
+# a status report's time is stored as a datetime, which ends in year 9999: 11 digits do
+_REPORT_TIME = re.compile(r"[0-9]{1,11}")
 
 
 def _check_message(message: dict) -> None:
@@ -318,8 +320,21 @@ def replayed(message: dict, window_s: float, now: float | None = None) -> bool:
 
 def _check_status(status: dict) -> None:
     _strings(status, "status", "id", "status")
+    if "timestamp" in status:
+        stamp = status["timestamp"]
+        _check(
+            isinstance(stamp, str) and _REPORT_TIME.fullmatch(stamp) is not None,
+            "status.timestamp must be Unix seconds",
+        )
     for error in _objects(status.get("errors"), "status.errors"):
         _strings(error, "status.errors", "title", "message")
+
+
+def _written_at(status: dict) -> datetime | None:
+    """When Meta wrote a checked status report: a late report written earlier loses."""
+    if "timestamp" not in status:
+        return None
+    return datetime.fromtimestamp(int(status["timestamp"]), UTC)
 
 
 def _work(data, phone_number_id: str) -> list[tuple[str, dict]]:
@@ -374,6 +389,7 @@ _STATUS_SCHEMA = {
     "properties": {
         "id": {"type": "string"},
         "status": {"type": "string", "examples": ["sent", "delivered", "read", "failed"]},
+        "timestamp": {"type": "string", "pattern": "^[0-9]{1,11}$"},
         "errors": _objects_schema(
             {
                 "type": "object",
@@ -504,10 +520,11 @@ def _record(state, status: dict) -> bool:
         "; ".join(f"{e.get('code')}: {e.get('title') or e.get('message', '')}" for e in errors)
         or None
     )
+    at = _written_at(status)
     try:
         with state.pipeline.sessions() as db:
             found = record_status(
-                db, str(status.get("id", "")), str(status.get("status", "")), detail
+                db, str(status.get("id", "")), str(status.get("status", "")), detail, at
             )
             db.commit()
         if not found:

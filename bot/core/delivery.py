@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
@@ -250,9 +250,14 @@ async def send_unstored(channel: Channel, address: str, replies, language: str) 
             log.warning("direct send failed: %s", exc.reason)
 
 
-def record_status(db, external_id: str, status: str, error: str | None = None) -> bool:
-    """A platform's delivery report. Never moves a message backwards or out of `failed`:
-    reports arrive out of order. Returns whether a message was found."""
+def record_status(
+    db, external_id: str, status: str, error: str | None = None, at: datetime | None = None
+) -> bool:
+    """A platform's delivery report, written by the platform `at` (None: it gave no time).
+    Never moves a message backwards or out of `failed`: reports arrive out of order. A report
+    written before the one that set the status changes nothing, whatever its kind (reports
+    written at the same time, or without a time, follow the rules above). Returns whether a
+    message was found."""
     message = db.scalar(
         select(Message).where(Message.direction == "out", Message.external_id == external_id)
     )
@@ -262,11 +267,15 @@ def record_status(db, external_id: str, status: str, error: str | None = None) -
     new = reported.get(status)
     if new is None or new not in NEXT[MessageStatus(message.status)]:
         return True  # unknown, already there, later, or after failed: nothing to change
+    stored = aware(message.status_reported_at)
+    if at is not None and stored is not None and aware(at) < stored:
+        return True  # written before the report that set the status, delivered late
     if new is S.FAILED:
         message.last_error = (error or "failed")[:500]
     elif PROGRESS[new] <= PROGRESS.get(MessageStatus(message.status), 0):
         return True
     move(message, new)
+    message.status_reported_at = at
     return True
 
 

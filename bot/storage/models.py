@@ -82,6 +82,9 @@ class Message(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     # a MessageStatus, changed only through bot/storage/status.py (the transition table)
     status: Mapped[str] = mapped_column(String(16), default="received")
+    # when the platform wrote the delivery report that set `status` (None: ours, or a report
+    # without a time); an earlier-written report arriving later never changes the status
+    status_reported_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
@@ -107,8 +110,9 @@ class UnansweredQuestion(Base):
     """A question the bot could not answer well (bot/storage/unanswered.py), for editors.
 
     What she wrote is encrypted; her language and the reason are kept plain for grouping.
-    `contact_id` exists ONLY so that her data goes with her ("delete my data", retention):
-    ON DELETE CASCADE. No page, API or export shows or follows it."""
+    `contact_id` exists ONLY so that her data goes with her ("delete my data", retention:
+    ON DELETE CASCADE) and into her own data export (bot/workspace/export.py, right of
+    access). No editor's page or API shows or follows it."""
 
     __tablename__ = "unanswered_questions"
 

@@ -5,7 +5,8 @@ know" and the ask-back; actions/feedback.py: "Was this helpful? No").
 The row holds the text of her message (encrypted), her language, the reason and, for a "No",
 the answer she rated. A "No" is a button, so its row starts without words; what she writes
 right after it comes with the same `ref` and is added to that row. Her contact is linked only
-so that the row is erased with her (ON DELETE CASCADE, and bot/storage/retention.py).
+so that the row is erased with her (ON DELETE CASCADE, and bot/storage/retention.py) and is in
+her data export (bot/workspace/export.py).
 
 May touch: the `unanswered_questions` table. Recording never costs her the answer: a failure
 is logged (without her text) and the row is left out.

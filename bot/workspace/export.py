@@ -1,10 +1,11 @@
 """Right of access: everything stored about one woman, as a JSON file, from her case page.
 
 `POST /workspace/cases/{id}/export` (a form with the CSRF token, like every button) answers
-with a download: what she wrote and what was answered (with times and delivery status), and
-all her cases with topics, outcomes and the counsellors' notes. Who may open the case may
-export it (her counsellor, a counsellor it is offered to while waiting, an admin); every
-export is written to the audit log.
+with a download: what she wrote and what was answered (with times and delivery status), all
+her cases with topics, outcomes and the counsellors' notes, and the questions of hers kept for
+the editors because the bot could not answer them well (bot/storage/unanswered.py). Who may
+open the case may export it (her counsellor, a counsellor it is offered to while waiting, an
+admin); every export is written to the audit log.
 
 Left out on purpose: her number / chat id (she knows it, and the file may be read on the
 phone that is watched), the keyed hash and Rasa's key (they mean nothing to her), staff
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from bot.core import outbox
 from bot.referrals.hours import aware
 from bot.referrals.models import PRIORITY_NAMES, Case
-from bot.storage.models import Contact, Message
+from bot.storage.models import Contact, Message, UnansweredQuestion
 from bot.workspace import auth, cases
 from bot.workspace.deps import check_csrf, db_session, form, web_login
 
@@ -33,8 +34,9 @@ router = APIRouter(prefix="/workspace", include_in_schema=False)
 ABOUT = (
     "Everything the orientation bot's service keeps about one person who wrote to it: her "
     "messages, the answers she got, and her requests to talk to a counsellor with the "
-    "counsellors' notes. Times are UTC. It is deleted {days} days after her last message, "
-    "or at once if she asks the bot to delete her data."
+    "counsellors' notes, and the questions the bot could not answer well, kept so that its "
+    "editors can improve the answers. Times are UTC. It is deleted {days} days after her last "
+    "message, or at once if she asks the bot to delete her data."
 )
 
 
@@ -53,6 +55,11 @@ def her_data(db: Session, contact: Contact, retention_days: int) -> dict:
         select(Message).where(Message.contact_id == contact.id).order_by(Message.id)
     )
     her_cases = db.scalars(select(Case).where(Case.contact_id == contact.id).order_by(Case.id))
+    unanswered = db.scalars(
+        select(UnansweredQuestion)
+        .where(UnansweredQuestion.contact_id == contact.id)
+        .order_by(UnansweredQuestion.id)
+    )
     last = aware(contact.last_seen_at)
     return {
         "about": ABOUT.format(days=retention_days),
@@ -74,6 +81,7 @@ def her_data(db: Session, contact: Contact, retention_days: int) -> dict:
                 "language": m.language,
                 "status": m.status,
                 "sent_at": _at(m.sent_at),
+                "status_reported_at": _at(m.status_reported_at),  # by WhatsApp, when it did
             }
             for m in messages
         ],
@@ -95,6 +103,11 @@ def her_data(db: Session, contact: Contact, retention_days: int) -> dict:
             }
             for c in her_cases
         ],
+        # reason: no_answer ("I don't know"), clarify (asked back), not_helpful ("No")
+        "unanswered_questions": [
+            {"at": _at(q.created_at), "reason": q.reason, "language": q.language, "text": q.text}
+            for q in unanswered
+        ],
     }
 
 
@@ -112,7 +125,8 @@ def export(
         login.user,
         "export",
         case.id,
-        f"{len(body['messages'])} messages, {len(body['cases'])} cases",
+        f"{len(body['messages'])} messages, {len(body['cases'])} cases, "
+        f"{len(body['unanswered_questions'])} unanswered questions",
     )
     db.commit()
     return Response(

@@ -311,7 +311,8 @@ def test_the_retention_command_runs_once_and_tolerates_no_tracker_table(sqlite_u
 
 # -- right of access ------------------------------------------------------------------------------
 def _two_women(engine, amal: User) -> tuple[int, int]:
-    """Her (a resolved case and a held one, with notes) and another woman; (her case, other's)."""
+    """Her (a resolved case and a held one, with notes; two unanswered questions) and another
+    woman; (her case, other's)."""
     with Session(engine) as db:
         amal = db.get_one(User, amal.id)
         her = Contact(channel="telegram", user_hash=new_key(), language="en")
@@ -331,6 +332,22 @@ def _two_women(engine, amal: User) -> tuple[int, int]:
             )
         )
         db.add(Message(contact_id=other.id, direction="in", text="the other woman's secret"))
+        db.add_all(
+            [
+                UnansweredQuestion(
+                    contact_id=her.id, reason="no_answer", language="en", text="can I foster?"
+                ),
+                UnansweredQuestion(
+                    contact_id=her.id, reason="not_helpful", language="en", entry_id="health-card"
+                ),
+                UnansweredQuestion(
+                    contact_id=other.id,
+                    reason="no_answer",
+                    language="en",
+                    text="the other woman's question",
+                ),
+            ]
+        )
         first = create_case(db, her, topic="health", language="en").case_id
         queue.claim(db, amal, first)
         queue.resolve(db, db.get_one(Case, first), amal, "referred", "Borgerservice")
@@ -374,6 +391,11 @@ def test_her_counsellor_exports_everything_kept_about_her_and_it_is_audited(gate
         ("health", "referred", "Borgerservice", ["gave her the address"]),
         ("violence", None, None, ["she is safe tonight"]),
     ]
+    assert [(q["reason"], q["text"]) for q in data["unanswered_questions"]] == [
+        ("no_answer", "can I foster?"),
+        ("not_helpful", ""),
+    ], "her unanswered questions, decrypted, and only hers"
+    assert all(q["at"] and q["language"] == "en" for q in data["unanswered_questions"])
     assert data["contact"]["kept_until"] > data["contact"]["last_message_at"]
     assert "other woman" not in r.text
     assert "argon2" not in r.text and "amal" not in r.text, "no staff accounts"

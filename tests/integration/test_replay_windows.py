@@ -7,7 +7,8 @@ still deliver: a Telegram message older than TELEGRAM_REPLAY_WINDOW_S (26 h: Tel
 undelivered update 24 h) and a WhatsApp message older than WHATSAPP_REPLAY_WINDOW_S (7 days:
 Meta retries that long). Refused means 200 (the platform must not retry), nothing stored, no
 reply, and a log line without any id. A late delivery report, whatever its timestamp, never
-moves a message back.
+moves a message back, and one written before the report that set the status (its own
+timestamp is older) changes nothing, not even to "failed".
 """
 
 from __future__ import annotations
@@ -188,16 +189,29 @@ def test_a_report_older_than_the_newest_recorded_one_does_not_overwrite_it(env):
     assert [m.status for m in env.rows(Message.external_id == wamid)] == ["read"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a report's own timestamp is not stored (bot/storage): a late 'failed' written "
-    "before 'delivered' still wins",
-)
 def test_a_failed_report_written_before_delivered_does_not_overwrite_it(env):
     wamid = _sent_wamid(env)
     _status(env, wamid, "delivered", 0)
     _status(env, wamid, "failed", 60, [{"code": 131026, "title": "Message undeliverable"}])
     assert [m.status for m in env.rows(Message.external_id == wamid)] == ["delivered"]
+
+
+def test_a_report_without_a_timestamp_follows_the_order_rules_alone(env):
+    wamid = _sent_wamid(env)
+    _status(env, wamid, "delivered", 0)
+    notification = env.wa.status(wamid, WA, "failed", [{"code": 131026, "title": "Undeliverable"}])
+    del notification["entry"][0]["changes"][0]["value"]["statuses"][0]["timestamp"]
+    assert env.whatsapp(notification).status_code == 200
+    assert [m.status for m in env.rows(Message.external_id == wamid)] == ["failed"]
+
+
+@pytest.mark.parametrize("stamp", ["yesterday", "-5", 1700000000, "999999999999"])
+def test_a_report_whose_timestamp_is_not_unix_seconds_is_refused_with_400(env, stamp):
+    wamid = _sent_wamid(env)
+    notification = env.wa.status(wamid, WA, "read")
+    notification["entry"][0]["changes"][0]["value"]["statuses"][0]["timestamp"] = stamp
+    assert env.whatsapp(notification).status_code == 400
+    assert [m.status for m in env.rows(Message.external_id == wamid)] == ["sent"]
 
 
 def test_the_windows_are_set_from_the_environment(monkeypatch):

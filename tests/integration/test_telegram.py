@@ -214,6 +214,16 @@ def test_commands_reach_rasa_as_intents(env, command, intent):
     assert env.rasa.received[-1]["message"] == intent
 
 
+def test_privacy_with_the_bots_username_from_the_command_menu_shows_the_notice(env):
+    env.post(env.tg.text_update(1018, "hej, jeg har et spørgsmål"))
+    wait_for(lambda: env.tg.chat(1018))
+    assert env.post(env.tg.command_update(1018, "/privacy@SomeBot")).status_code == 200
+    sent = wait_for(lambda: len(env.tg.chat(1018)) == 2 and env.tg.chat(1018))
+    notice = texts.text("utter_privacy_notice", "da", days="30")
+    assert html.unescape(sent[1]["text"]) == notice
+    assert len(env.rasa.received) == 1, "the notice is the gateway's, not Rasa's"
+
+
 def test_a_voice_note_gets_a_kind_reply_in_her_language(env):
     env.post(env.tg.text_update(1009, "مرحبا، عندي سؤال"))
     wait_for(lambda: env.tg.chat(1009))

@@ -62,6 +62,13 @@ class FakeTelegram:
         )
         return Update(update_id=next(self._update_ids), message=message).to_dict()
 
+    def command_update(self, chat_id: int, command: str) -> dict:
+        """A command as Telegram sends it: its text marked as a bot_command entity."""
+        update = self.text_update(chat_id, command)
+        length = len(command.split(maxsplit=1)[0].encode("utf-16-le")) // 2
+        update["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return update
+
     def voice_update(self, chat_id: int) -> dict:
         message = Message(
             message_id=next(self._message_ids),
