@@ -46,7 +46,7 @@ def main() -> None:
     }
     for name, items in sets.items():
         print(f"patterns alone, {name}: {sum(r for r, _ in items)}/{len(items)}")
-    for alarm in (0.5, 0.6, 0.7, 0.8, 0.9):
+    for alarm in (0.5, 0.6, 0.7, 0.8, 0.85, 0.87, 0.9):
         for veto in (0.0, 0.02, 0.05, 0.1):
             cells = []
             for name, items in sets.items():

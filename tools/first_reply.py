@@ -100,7 +100,10 @@ def _bot_texts() -> dict[str, set[str]]:
 
 
 def _emergency_marks() -> list[str]:
-    return [" ".join(texts.text("utter_emergency", lang).split())[:40] for lang in LANGUAGES]
+    """The start of the emergency reply in each language: its first two sentences, so that a
+    knowledge answer that itself says "if you are in danger now, call 112" (the 1888 entry
+    does) is not counted as the emergency reply."""
+    return [" ".join(texts.text("utter_emergency", lang).split())[:80] for lang in LANGUAGES]
 
 
 class Client:

@@ -370,6 +370,8 @@ class Pipeline:
         if screening.danger:
             metadata["screening"] = "danger"
             metadata["danger_kind"] = screening.kind  # "acute": a shelter answer, not menus
+        elif screening.judged:
+            metadata["screening"] = "calm"  # both layers read it: Rasa's danger intent defers
         # No connection is held while Rasa thinks: the pool is small and a blocked checkout
         # would stall the whole event loop. Objects stay usable (expire_on_commit=False).
         db.commit()

@@ -32,6 +32,9 @@ class Screening:
     language: str | None = None  # whose pattern matched
     pattern: str | None = None
     kind: str = "danger"  # "acute": acute need without violence (a shelter tonight)
+    # Whether the model read the message (long enough, and built). Only then is "no danger"
+    # a judgement that Rasa's own danger intent defers to (nlu/components.py DangerOverride).
+    judged: bool = False
 
 
 def normalise(text: str) -> str:
@@ -73,8 +76,8 @@ def screen(text: str) -> Screening:
     judged = model.judge(text[:MODEL_CHARS])
     if found.danger:
         if judged.probability < danger_model.VETO:
-            return Screening(False, found.language, f"idiom:{found.pattern}")
+            return Screening(False, found.language, f"idiom:{found.pattern}", judged=True)
         return found
     if judged.probability >= danger_model.ALARM:
-        return Screening(True, None, f"model:{judged.probability:.2f}", kind=judged.kind)
-    return found
+        return Screening(True, None, f"model:{judged.probability:.2f}", judged.kind, True)
+    return Screening(False, judged=True)

@@ -1,7 +1,7 @@
 """The thin slice end to end, through the real Rasa server and the real knowledge index:
 greetings and knowledge questions in Arabic, Danish and English answered in the language of
-the question, a first question answered at once, danger answered first, and a safe reply
-when the action server is down."""
+the question, a first question answered at once, danger answered first, an idiom not taken
+for danger, and a safe reply when the action server is down."""
 
 from __future__ import annotations
 
@@ -87,6 +87,19 @@ def test_danger_gets_emergency_numbers_in_the_first_reply(chat):
     assert replies[1]["text"] == texts.text("utter_emergency", "ar")
     emergency = texts.text("utter_emergency", "ar")
     assert sum(r.get("text") == emergency for r in replies) == 1, "the numbers given once"
+
+
+@pytest.mark.parametrize(
+    "idiom", ["this exam is going to kill me haha", "я помираю від сміху з цього відео"]
+)
+def test_an_idiom_rasa_takes_for_danger_gets_no_emergency_text(stack, chat, idiom):
+    # Rasa's intent classifier alone reads these as danger (it was never taught idioms);
+    # the gateway's screen read them and found none, so the danger intent defers to it
+    parsed = httpx.post(f"{stack.rasa_url}/model/parse", json={"text": idiom}, timeout=30)
+    assert parsed.json()["intent"]["name"] == "danger", "the case this test is about"
+    replies = chat(new_sender(), idiom)
+    assert "112" not in joined(replies), joined(replies)
+    assert replies, "she is still answered"
 
 
 def test_action_server_down_gives_a_safe_reply_then_recovers(stack, chat):

@@ -75,6 +75,31 @@ def test_the_model_alone_alarms_above_its_threshold(monkeypatch):
     assert not safety.screen(text).danger
 
 
+def test_only_a_message_the_model_read_is_judged_calm(monkeypatch):
+    # "judged" tells Rasa's own danger intent to defer (nlu/components.py DangerOverride):
+    # only for a message both layers read, never for one too short for the model
+    monkeypatch.setattr(danger_model, "model", lambda: _Fixed(0.1))
+    assert safety.screen("where do I get a health card please").judged
+    assert not safety.screen("help me").judged
+    monkeypatch.setattr(danger_model, "model", lambda: None)
+    assert not safety.screen("where do I get a health card please").judged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "howa jay 3al bet hala2 w ma3o sekkin",  # Arabizi: he is coming home now with a knife
+        "woh ghar aa raha hai abhi chaku le ke",  # Roman Urdu: the same
+        "dare miad khoone alan chaghoo dare",  # Finglish: the same
+    ],
+)
+def test_danger_in_latin_letters_is_caught(model, text):
+    # The embedding alone reads these as calm (its part of the score is below 0 for the first
+    # two); the character n-grams carry the spelling ("sekkin", "chaku", "chaghoo")
+    assert not safety.screen_patterns(text).danger, "the patterns alone miss it"
+    assert safety.screen(text).danger
+
+
 def test_without_a_model_the_patterns_still_screen(monkeypatch):
     monkeypatch.setattr(danger_model, "model", lambda: None)
     assert safety.screen("he is going to kill me").danger
