@@ -23,6 +23,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -376,10 +377,9 @@ class Pipeline:
         # would stall the whole event loop. Objects stay usable (expire_on_commit=False).
         db.commit()
         try:
-            answers, actions_alive = await asyncio.gather(
-                self.rasa.send(contact.conversation_key, text, metadata), self.actions.alive()
-            )
-            if not actions_alive:  # Rasa answered only what it had without its actions
+            answers = await self.rasa.send(contact.conversation_key, text, metadata)
+            if not await self.actions.alive(since=time.monotonic()):
+                # Rasa answered only what it had without its actions
                 raise RasaUnavailable("action server down")
             directives = [_directive(a) for a in answers]
             if any(isinstance(d, contracts.ActionFailed) for d in directives):

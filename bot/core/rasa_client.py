@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -55,20 +56,33 @@ class RasaClient:
 
 
 class ActionServerProbe:
-    """Whether the action server answers, checked at most once a second. Rasa answers 200
-    with whatever it had when a custom action fails, so the gateway asks directly."""
+    """Whether the action server answers. Rasa answers 200 with whatever it had when a custom
+    action fails, so the gateway asks directly, after Rasa's answer, with `since` the time
+    that answer came: an action server that died while Rasa worked is seen (a cached
+    "alive" from before let Rasa's half answer through, and her question was lost). Answers
+    that wait while a check runs share the next one."""
 
     def __init__(self, http: httpx.AsyncClient, base_url: str, ttl_s: float = 1.0):
         self.http, self.url, self.ttl_s = http, base_url.rstrip("/") + "/health", ttl_s
-        self._checked_at, self._alive = 0.0, False
+        self._checked_at, self._alive = float("-inf"), False
+        self._lock = asyncio.Lock()
 
-    async def alive(self) -> bool:
-        now = time.monotonic()
-        if now - self._checked_at > self.ttl_s or not self._alive:
+    def _fresh(self, since: float | None) -> bool:
+        if not self._alive or time.monotonic() - self._checked_at > self.ttl_s:
+            return False
+        return since is None or self._checked_at >= since
+
+    async def alive(self, since: float | None = None) -> bool:
+        if self._fresh(since):
+            return True
+        async with self._lock:  # one check at a time; those waiting reuse its answer
+            if self._fresh(since):
+                return True
+            started = time.monotonic()
             try:
                 r = await self.http.get(self.url, timeout=1.0)
                 self._alive = r.status_code == 200
             except httpx.HTTPError:
                 self._alive = False
-            self._checked_at = now
+            self._checked_at = started
         return self._alive

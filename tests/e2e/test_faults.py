@@ -9,18 +9,15 @@ and waits until the stack is healthy, so the next test meets a whole stack."""
 from __future__ import annotations
 
 import html
-import inspect
 import os
 import re
 import signal
-import time
 from collections import Counter
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.core.rasa_client import ActionServerProbe
 from bot.storage import crypto
 from bot.storage.models import Contact, Message
 from common import texts
@@ -31,7 +28,6 @@ from tests.support.replies import is_privacy_notice
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.stack
-PROBE_TTL_S = inspect.signature(ActionServerProbe).parameters["ttl_s"].default
 
 
 def _kill(stack, name: str) -> None:
@@ -85,9 +81,6 @@ def test_action_server_killed_she_is_told_and_answered_once_when_it_is_back(stac
     _kill(stack, "actions")
     try:
         wait_for(lambda: stack.health()[0] == 503, timeout=30, what="the outage to show")
-        # the gateway asks the action server at most once a second (ActionServerProbe):
-        # a message within that second can still meet its last "alive"
-        time.sleep(PROBE_TTL_S + 0.1)
         _write(stack, telegram, chat_id, question)
         wait_until_delivered(stack.database_url, channels=["telegram"], timeout=60)
         during = [t for t in _chat_texts(telegram, chat_id) if not is_privacy_notice(t)]
