@@ -26,7 +26,7 @@ def test_cases_cover_every_first_language():
         assert all(len(CASES[kind][lang]) >= 8 for lang in SUPPORTED), kind
 
 
-@pytest.mark.parametrize("lang, text", cases("danger"))
+@pytest.mark.parametrize("lang, text", cases("danger") + cases("danger_alone"))
 def test_danger_is_caught(lang, text):
     assert screen(text).danger, f"{lang}: {text}"
 
