@@ -62,27 +62,19 @@ class ActionServerProbe:
     "alive" from before let Rasa's half answer through, and her question was lost). Answers
     that wait while a check runs share the next one."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, ttl_s: float = 1.0):
-        self.http, self.url, self.ttl_s = http, base_url.rstrip("/") + "/health", ttl_s
+    def __init__(self, http: httpx.AsyncClient, base_url: str):
+        self.http, self.url = http, base_url.rstrip("/") + "/health"
         self._checked_at, self._alive = float("-inf"), False
         self._lock = asyncio.Lock()
 
-    def _fresh(self, since: float | None) -> bool:
-        if not self._alive or time.monotonic() - self._checked_at > self.ttl_s:
-            return False
-        return since is None or self._checked_at >= since
-
-    async def alive(self, since: float | None = None) -> bool:
-        if self._fresh(since):
-            return True
+    async def alive(self, since: float) -> bool:
         async with self._lock:  # one check at a time; those waiting reuse its answer
-            if self._fresh(since):
-                return True
-            started = time.monotonic()
-            try:
-                r = await self.http.get(self.url, timeout=1.0)
-                self._alive = r.status_code == 200
-            except httpx.HTTPError:
-                self._alive = False
-            self._checked_at = started
-        return self._alive
+            if self._checked_at < since:  # no check began after `since`: ask now
+                started = time.monotonic()
+                try:
+                    r = await self.http.get(self.url, timeout=1.0)
+                    self._alive = r.status_code == 200
+                except httpx.HTTPError:
+                    self._alive = False
+                self._checked_at = started
+            return self._alive
