@@ -62,6 +62,10 @@ class Settings(BaseModel):
 
     delivery_max_attempts: int = 8  # then the message is marked failed
     delivery_backoff_s: float = 2.0  # first retry after this, doubling, at most 5 min
+    # A row `sending` for longer than this was claimed by a gateway that died mid-send, and is
+    # queued again (by any gateway, at start and every few seconds). It must exceed the
+    # longest send (15 s HTTP timeout plus pacing); shorter, a slow send may go out twice.
+    delivery_claim_timeout_s: float = 300.0
 
     # Privacy at rest (bot/storage/crypto.py, bot/storage/retention.py). data_keys: Fernet
     # keys, comma-separated, the first encrypts and all decrypt; "" on a Settings made in

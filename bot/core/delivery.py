@@ -9,8 +9,11 @@
 One woman's messages go out in order: a message waiting for its retry holds back the ones
 after it. Different women are served concurrently, under each platform's rate limits
 (bot/core/pacing.py). A row is claimed by a conditional UPDATE, so two gateway processes sharing a
-database never send the same message twice; a row left `sending` by a crash goes back to
-`queued` on start (at-least-once: the platform may then show it twice, never zero times).
+database never send the same message twice. The claim records its time: a row still `sending`
+DELIVERY_CLAIM_TIMEOUT_S after its claim was left by a worker that died mid-send, and goes
+back to `queued` (at start and every few seconds, by whichever gateway looks first). A newer
+claim is another gateway's send in flight and is left alone. So it is at-least-once: the
+platform may show a message twice after a crash, never zero times.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from bot.core.channel import Channel, Outgoing, SendError
@@ -60,9 +64,14 @@ class Delivery:
 
     async def run(self, idle_s: float = 1.0) -> None:
         self._loop = asyncio.get_running_loop()
-        self.recover()
+        # a claim times out within a timeout and a half at most
+        sweep_every = min(60.0, max(0.5, self.settings.delivery_claim_timeout_s / 2))
+        swept = -sweep_every
         while True:
             try:
+                if time.monotonic() - swept >= sweep_every:
+                    swept = time.monotonic()
+                    self.requeue_stale_claims()
                 self.dispatch()
             except Exception:  # keep going; rows stay queued and are tried again
                 log.exception("delivery pass failed")
@@ -72,10 +81,17 @@ class Delivery:
                 pass
             self._wake.clear()
 
-    def recover(self) -> None:
+    def requeue_stale_claims(self) -> int:
+        """Queues again the rows whose worker died mid-send; returns how many. A row without
+        a claim time was claimed before claims had one (migration 0010): stale too."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.delivery_claim_timeout_s)
+        stale = or_(Message.claimed_at.is_(None), Message.claimed_at < cutoff)
         with self.sessions() as db:
-            db.execute(transition(Message, MessageStatus.SENDING, MessageStatus.QUEUED))
+            n = db.execute(transition(Message, S.SENDING, S.QUEUED).where(stale)).rowcount
             db.commit()
+        if n:
+            log.warning("%d message(s) left sending by a stopped worker queued again", n)
+        return n
 
     async def close(self) -> None:
         for task in list(self._busy.values()):
@@ -139,7 +155,7 @@ class Delivery:
 
     async def _deliver_one(self, message_id: int) -> str:
         with self.sessions() as db:
-            claim = transition(Message, MessageStatus.QUEUED, MessageStatus.SENDING)
+            claim = transition(Message, S.QUEUED, S.SENDING).values(claimed_at=utcnow())
             claimed = db.execute(claim.where(Message.id == message_id)).rowcount
             db.commit()
             if not claimed:
@@ -165,9 +181,9 @@ class Delivery:
                 external_id = await channel.send(address, out)
         except SendError as exc:
             with self.sessions() as db:
-                message = db.get(Message, message_id)
-                if message is None:  # she erased her data meanwhile
-                    return S.FAILED
+                message = _still_claimed(db, message_id)
+                if message is None:
+                    return "skipped"
                 message.attempts = attempts
                 message.last_error = exc.reason[:500]
                 if not exc.retryable or attempts >= self.settings.delivery_max_attempts:
@@ -183,15 +199,15 @@ class Delivery:
         except Exception as exc:  # a bug or a bad address must not leave the row `sending`
             log.exception("message %s: unexpected send error", message_id)
             with self.sessions() as db:
-                message = db.get(Message, message_id)
+                message = _still_claimed(db, message_id)
                 if message is None:
-                    return S.FAILED
+                    return "skipped"
                 message.attempts = attempts
                 return self._finish(db, message, S.FAILED, error=f"send error: {exc!r}"[:500])
         with self.sessions() as db:
-            message = db.get(Message, message_id)
+            message = _still_claimed(db, message_id)
             if message is None:
-                return S.SENT
+                return "skipped"
             message.attempts, message.sent_at, message.last_error = attempts, utcnow(), None
             message.external_id = external_id
             return self._finish(db, message, S.SENT)
@@ -238,6 +254,18 @@ class Delivery:
             message.last_error = error
         db.commit()
         return status
+
+
+def _still_claimed(db, message_id: int) -> Message | None:
+    """The row after a send, or None where it is no longer this worker's to finish: she erased
+    her data meanwhile, or the send outlasted DELIVERY_CLAIM_TIMEOUT_S and the row was queued
+    again (it may then reach her twice: the price of never losing one)."""
+    message = db.get(Message, message_id)
+    if message is not None and message.status == S.SENDING:
+        return message
+    if message is not None:
+        log.warning("message %s: its claim timed out during the send", message_id)
+    return None
 
 
 async def send_unstored(channel: Channel, address: str, replies, language: str) -> None:

@@ -88,6 +88,9 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
+    # when a delivery worker claimed the row (queued -> sending); a claim older than
+    # DELIVERY_CLAIM_TIMEOUT_S belongs to a worker that died, and the row is queued again
+    claimed_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(EncryptedText)  # a platform may quote her
 

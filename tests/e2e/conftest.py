@@ -49,6 +49,8 @@ def stack(tmp_path_factory, platforms):
             # One key for the gateway and Rasa's tracker store (nlu/tracker_store.py), as in
             # production, rather than the developer's var/data.key.
             "DATA_KEYS": Fernet.generate_key().decode(),
+            # a reply whose gateway test_faults kills mid-send is taken over within seconds
+            "DELIVERY_CLAIM_TIMEOUT_S": "20",
         },
     )
     s.start()

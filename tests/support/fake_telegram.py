@@ -16,6 +16,7 @@ import html
 import itertools
 import json
 import re
+import threading
 import time
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
@@ -41,6 +42,11 @@ class FakeTelegram:
         self.fail_next: list[tuple[int, str, int | None]] = []  # (code, description, retry_after)
         self.updates: list[dict] = []  # for getUpdates
         self.calls: list[str] = []
+        # clear it to hold every sendMessage until it is set again (a send in flight);
+        # `sends_waiting` counts the held ones
+        self.sends_open = threading.Event()
+        self.sends_open.set()
+        self.sends_waiting = 0
         self._message_ids = itertools.count(1)
         self._update_ids = itertools.count(500_000)
         self.app = FastAPI()
@@ -116,6 +122,11 @@ class FakeTelegram:
             return self._error(401, "Unauthorized")
         params = await _params(request)
         self.calls.append(method)
+        if method == "sendMessage" and not self.sends_open.is_set():
+            self.sends_waiting += 1
+            while not self.sends_open.is_set():
+                await asyncio.sleep(0.01)
+            self.sends_waiting -= 1
         if method == "sendMessage" and self.fail_next:
             code, description, retry_after = self.fail_next.pop(0)
             return self._error(code, description, retry_after)
