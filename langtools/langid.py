@@ -44,35 +44,72 @@ SAME_WRITING = {"prs": "fa"}
 # language of a first message ("hello" reads as Danish at 0.41, "merhaba" as Turkish at 0.56).
 GUESS_FLOOR = 0.5
 
-# Letters only Urdu uses among the Arabic-script languages we serve (ے ں ٹ ڈ ڑ ھ),
+# Letters only Urdu uses among the Arabic-script languages we serve (ے ں ٹ ڈ ڑ ھ ہ),
 # and letters Arabic has but Persian and Urdu do not normally write (ة ى أ إ ؤ).
-_URDU_LETTERS = set("ےںٹڈڑھۓ")
+_URDU_LETTERS = set("ےںٹڈڑھۓہ")
 _ARABIC_LETTERS = set("ةىأإؤ")
 _PERSIAN_LETTERS = set("پچژگکی")
+_PERSIAN_KEYBOARD = set("کی")  # keheh, Farsi yeh
+# Everyday words of one of them that are written without those letters.
+_URDU_WORDS = set("کا کو کیا نمبر اور پر جی".split())  # not کی: Persian "when"
+_PERSIAN_WORDS = set(
+    "است هست نیست کجا کجاس کجاست چطور چطوری میخوام میخواهم میخواد میاد میشه چیه چی برای".split()
+)
+_ARABIC_KEYBOARD = set("كي")  # Arabic kaf and yeh
 # Arabic written in Latin letters ("Arabizi") uses digits for sounds Latin lacks.
 _ARABIZI = re.compile(
     r"\b[a-z]*[2375][a-z]+\b|\b(salam|shukran|inshallah|habibi|ana|bidi|biddi|wen|shu|kif|3andi)\b"
 )
 
 
-# Urdu, Farsi and Arabic written in Latin letters: words of each that English, Danish, Somali
-# and Turkish do not use. Two of them in one message decide ("mera shohar mujy marta hai").
+# Words of Urdu, Farsi, Arabic, Ukrainian and Tigrinya written in Latin letters, and everyday
+# chat words of Somali and Turkish (often typed without ş, ı, ğ), that English and Danish do not
+# use. Two of one language decide ("mera shohar mujy marta hai"); one decides only a message
+# too short for the detectors ("ambulance kaise bulaun", "likar bez CPR"), and never a switch.
+# tests/unit/test_langid.py checks that none is an English or Danish word of the knowledge base.
 _ROMANISED = {
     "ur": set(
-        "hai hain kya kia mujhe mujhay mujy mjhe mera meri nahi nahin kaise kese kahan karun "
-        "karna karni chahiye chahti aap shohar wale wala wali paise lagte hoti hota hogi krwa "
-        "karwa rahe raha rahi khara baat mein aur bhi sakti sakta liye kuch koi zabardasti shadi "
-        "sharait dakhla".split()
+        "hai hain kya kia mujhe mujhay mujy mjhe mera meri nahi nahin kaise kese kaisay kahan "
+        "karun karna karni chahiye chahti aap shohar wale wala wali paise lagte hoti hota hogi "
+        "krwa karwa rahe raha rahi khara baat mein aur bhi sakti sakta liye kuch koi zabardasti "
+        "shadi sharait dakhla bulaun banaun banau milein milegi milega milta milti goliyan ghar "
+        "aati aata kitna kitne kitni kaun kyun kyon abhi bohat bahut lekin saath bachay bachon "
+        "dawai ilaj muft apna apni hamara hamari sakti jaun jaon".split()
     ),
     "fa": set(
-        "mikham mikhaham mikhay chetor chetori kojast koja nist shoharam shoharm khoone khune "
-        "konam kardam shodam mitoonam mitunam mitonam rayegan rayegane baraye komak fori chikar "
-        "bayad nadaram daram khatere shekayat mosahebe bacheham bacheha tarjome tarjoman "
-        "mikonam mikone bekonam hamle mizane".split()
+        "mikham mikhaham mikhay chetor chetori kojast koja kojas nist shoharam shoharm khoone "
+        "khune konam kardam shodam mitoonam mitunam mitonam rayegan rayegane baraye komak fori "
+        "chikar bayad nadaram daram khatere shekayat mosahebe bacheham bacheha tarjome tarjomeh "
+        "tarjoman mikonam mikone bekonam hamle mizane mishe miad mikhad chie chiye chejoori "
+        "chejuri chegone chand chanta hafte sale inja hastam hastesh nadare pool kheili kheyli "
+        "lotfan begiram bedam beram shomare mojaze saghte jenin khanom vali chera kei zard "
+        "mitunom mitoonim gerefte begirim".split()
     ),
     "ar": set(
         "zoji jozi zawji wladi ahli lazem lazim mish msh bas eza iza inno lesh keef shou fi "
-        "lessa lissa ya3ni kaman hek hayk baddi".split()
+        "lessa lissa ya3ni kaman hek hayk baddi bidi biddi asfar wselni wsel mafi mafish "
+        "keefik kifik shlon shlonik wein lesa".split()
+    ),
+    "uk": set(
+        "likar likarnya likarnia bez meni potribno potribna potriben yak yaki shcho shho "
+        "chy mozhna mozhu dopomoha dopomoga dytyna dytyny cholovik zhinka kvartyra pryvit "
+        "dyakuyu otrymaty zrobyty bezkoshtovno skilky koly treba khochu hochu ditey vahitna "
+        "vagitna mova movy kursy".split()
+    ),
+    "ti": set(
+        "kemey kemay entay intay abey eti nab alo alewo yelen yellen yelon hagez hagezi "
+        "kendey yirkeb yirekeb kirekeb kikeid geza sebay sebeiti welidey tsaeda kab ane "
+        "yikealo kemzi".split()
+    ),
+    "so": set(
+        "bilaash sidee xagee halkee waxaan caawimaad caafimaad carruur ilmaha ninkeyga "
+        "haweeney lacag imisa goorma maxaan kaarka dhakhtar isbitaal qareen baaritaan karaa "
+        "degdeg gargaar hooyo waan ayaan iyo".split()
+    ),
+    "tr": set(
+        "nasil nerede nereye gerekiyor icin benim kocam cocuk cocugum acil yardim "
+        "hastane ucretsiz parali kac kadar demek nedir olur olurmu misin miyim yapabilirim "
+        "alabilirim gidebilirmiyim gidebilir danimarkada nereden ne zaman bir sey".split()
     ),
 }
 _WORD = re.compile(r"[^\W\d_]+")
@@ -112,12 +149,15 @@ def _without_danish_terms(text: str) -> str:
     return rest if sum(ch.isalpha() for ch in rest) >= 3 else text
 
 
-def _romanised(lowered: str) -> str | None:
+def _romanised(lowered: str) -> tuple[str | None, int]:
+    """The language whose Latin-letter words the message has most of, and how many; None
+    when none, or when two languages have as many."""
     words = set(_WORD.findall(lowered))
-    for lang, known in _ROMANISED.items():
-        if len(words & known) >= 2:
-            return lang
-    return None
+    counts = sorted(((len(words & k), lang) for lang, k in _ROMANISED.items()), reverse=True)
+    (best, lang), (second, _) = counts[0], counts[1]
+    if best == 0 or best == second:
+        return None, 0
+    return lang, best
 
 
 @dataclass(frozen=True)
@@ -231,16 +271,31 @@ def detect(text: str) -> Detection:
             lang != "ar" and chars & _ARABIC_LETTERS and not chars & _PERSIAN_LETTERS
         ):
             lang, conf = "ar", 0.7
+        # Short messages: a word only Urdu or only Persian uses, or the keyboard, decides.
+        # Keheh and Farsi yeh (ک ی) without Arabic's kaf and yeh (ك ي) are typed on a Persian
+        # or Urdu keyboard, not an Arabic one ("واکسین اطفال").
+        words = set(text.split())
+        if words & _URDU_WORDS:
+            lang = "ur"
+        elif words & _PERSIAN_WORDS:
+            lang = "fa"
+        elif lang == "ar" and chars & _PERSIAN_KEYBOARD and not chars & _ARABIC_KEYBOARD:
+            lang = "fa"
         return Detection(lang, conf, long_enough and conf >= 0.6)
     if script == "latin":
         lowered = text.casefold()
         if _ARABIZI.search(lowered):
             return Detection("ar", 0.6, long_enough)
-        if romanised := _romanised(lowered):
+        romanised, hits = _romanised(lowered)
+        if hits >= 2:  # the detectors know no romanisation, and little chat Somali
             return Detection(romanised, 0.7, long_enough)
         text = _without_danish_terms(text)
         long_enough = sum(ch.isalpha() for ch in text) >= 12
         lang, conf = _pick(text, ("en", "da", "so", "tr"))
+        if romanised and (len(lowered.split()) <= 4 or not (long_enough and conf >= 0.6)):
+            # a few words, one of them hers ("health check bilaash", "acil polis"): it
+            # tells her language, weakly (enough for a first message, never for a switch)
+            return Detection(romanised, max(conf, 0.6), False)
         return Detection(lang, conf, long_enough and conf >= 0.6)
     return Detection(None, 0.0, False)
 

@@ -143,3 +143,55 @@ def test_urdu_farsi_and_arabic_in_latin_letters_are_recognised(text, lang):
 def test_english_is_not_taken_for_romanised_urdu():
     assert choose("I am from Somalia and my husband hits me", None) == "en"
     assert choose("my friend Aisha says hi, can I bring her to the doctor", None) == "en"
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("treba likar", "uk"),
+        ("potribna dopomoha z kvartyroyu", "uk"),
+        ("kemey kirekeb hagez", "ti"),
+        ("mishe komak konid", "fa"),
+        ("dawai muft milti", "ur"),
+        ("dhakhtar bilaash", "so"),
+        ("doktor ucretsiz mi", "tr"),
+        ("sundhedskort nasil alinir", "tr"),
+    ],
+)
+def test_a_short_first_message_in_latin_letters_is_read_by_her_own_words(text, lang):
+    """Too short for the detectors, which read these as English, Danish or Turkish."""
+    assert choose(text, None) == lang
+
+
+def test_one_word_of_hers_does_not_switch_a_conversation():
+    assert choose("dhakhtar please", "en") == "en"
+    assert choose("likar", "da") == "da"
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("کارت زرد کجا", "fa"),
+        ("واکسن بچه کی میاد", "fa"),
+        ("ایمبولینس کا نمبر", "ur"),
+        ("كيف احصل على كرت", "ar"),
+    ],
+)
+def test_short_arabic_script_messages_go_by_words_and_keyboard(text, lang):
+    assert choose(text, None) == lang
+
+
+def test_latin_letter_words_are_no_english_or_danish_word_of_the_knowledge_base():
+    """A word in the lists that English or Danish also use would turn their messages."""
+    import re
+
+    from knowledge.store import load
+    from langtools.langid import _ROMANISED
+
+    kb, words = load(), set()
+    for entry in kb.entries.values():
+        for lang in ("en", "da"):
+            text = " ".join(entry.questions.get(lang, [])) + " " + entry.answer.get(lang, "")
+            words |= set(re.findall(r"[^\W\d_]+", text.casefold()))
+    shared = {lang: sorted(known & words) for lang, known in _ROMANISED.items() if known & words}
+    assert shared == {}
