@@ -191,4 +191,5 @@ def get_settings() -> Settings:
     values.update(_privacy_values(env))
     values["trusted_proxies"] = os.environ.get("TRUSTED_PROXIES", "").strip()
     values["held_notice_after_s"] = float(os.environ.get("HELD_NOTICE_AFTER_S", "180"))
+    values["delivery_claim_timeout_s"] = float(os.environ.get("DELIVERY_CLAIM_TIMEOUT_S", "300"))
     return Settings.model_validate(values)

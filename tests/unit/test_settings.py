@@ -30,6 +30,7 @@ def clean_env(monkeypatch, tmp_path):
             "PORT",
             "DATA_KEYS",
             "RETENTION_DAYS",
+            "DELIVERY_CLAIM_TIMEOUT_S",
         ) or name.startswith(("TELEGRAM_", "WHATSAPP_")):
             monkeypatch.delenv(name)
     monkeypatch.setattr(settings_module, "VAR", tmp_path / "var")
@@ -224,3 +225,11 @@ def test_a_refused_secret_is_not_cached_as_settings(monkeypatch):
         get_settings()
     monkeypatch.setenv("WHATSAPP_APP_SECRET", "0c1d2e3f-meta-app-secret")
     assert get_settings().whatsapp_app_secret == "0c1d2e3f-meta-app-secret"
+
+
+def test_the_delivery_claim_timeout_is_read_from_the_environment(monkeypatch):
+    """Several gateways: a send left by one that died is retried after this (default 5 min)."""
+    assert get_settings().delivery_claim_timeout_s == 300
+    get_settings.cache_clear()
+    monkeypatch.setenv("DELIVERY_CLAIM_TIMEOUT_S", "20")
+    assert get_settings().delivery_claim_timeout_s == 20
