@@ -124,13 +124,13 @@ class ActionAnswerQuestion(SafeAction):
             rated_entry = tracker.get_slot("last_entry_id")
             kept = unanswered.keep(dispatcher, tracker, "not_helpful", rated_entry, ref=rated)
         hits = index.search(text, language, region, k=4)
-        decision = Index.decide(hits, text)
+        decision = Index.decide(hits, text, index.nearest_gap(text, language, hits))
         best = kb.entries[hits[0].entry_id] if hits else None
         if may_ask and decision.kind != "none" and best is not None and best.region != "all":
             # The best answer depends on her region and hers is unknown: what holds everywhere
             # now, and her town asked in the same reply for the local detail; region_form
             # then answers the question kept here (data/rules/region.yml).
-            general = Index.decide(index.search(text, language, NO_REGION, k=4), text)
+            general = Index.decide(index.search(text, language, NO_REGION, k=4), text)  # no gap
             if general.kind != "none":
                 self._answer(dispatcher, general.hits[0].entry_id, language, feedback=False)
                 events.append(SlotSet("last_entry_id", general.hits[0].entry_id))

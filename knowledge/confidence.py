@@ -123,8 +123,10 @@ def main() -> int:
     kb = load()
     index = Index.load_or_build(kb, model_store.load())
     results = run(index, load_cases())
-    x = np.array([features(hits) for _, hits in results])
-    y = np.array([int(c.expected is not None and h[0].entry_id == c.expected) for c, h in results])
+    x = np.array([features(hits) for _, hits, _ in results])
+    y = np.array(
+        [int(c.expected is not None and h[0].entry_id == c.expected) for c, h, _ in results]
+    )
     data = fit(x, y)
     WEIGHTS.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     print(json.dumps(data, indent=1, ensure_ascii=False))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.index import Hit, Index
+from knowledge.index import Gap, Hit, Index
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "eval" / "questions"
 
@@ -43,21 +43,22 @@ def load_cases(directory: Path = EVAL_DIR) -> list[Case]:
     return cases
 
 
-def run(index: Index, cases: list[Case]) -> list[tuple[Case, list[Hit]]]:
-    """The top 3 for every case; the questions are encoded in batches (the same vectors as
-    one by one, up to rounding, and many times faster on a busy machine)."""
+def run(index: Index, cases: list[Case]) -> list[tuple[Case, list[Hit], Gap | None]]:
+    """The top 3 and the nearest gap for every case; the questions are encoded in batches
+    (the same vectors as one by one, up to rounding, and many times faster on a busy machine)."""
     vectors = index.encode([c.question for c in cases])
-    return [
-        (c, index.search_encoded(v, c.question, c.lang, k=3))
-        for c, v in zip(cases, vectors, strict=True)
-    ]
+    results = []
+    for c, v in zip(cases, vectors, strict=True):
+        hits = index.search_encoded(v, c.question, c.lang, k=3)
+        results.append((c, hits, index.nearest_gap_encoded(v, c.lang, hits)))
+    return results
 
 
 def summarise(results, kb) -> dict:
     per_lang: dict = defaultdict(lambda: defaultdict(int))
     per_topic: dict = defaultdict(lambda: defaultdict(int))
-    for case, hits in results:
-        d = Index.decide(hits, case.question)
+    for case, hits, gap in results:
+        d = Index.decide(hits, case.question, gap)
         answered = d.kind in ("answer", "both")
         given = [h.entry_id for h in d.hits[: 2 if d.kind == "both" else 1]]
         row = per_lang[case.lang]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge import confidence
+from knowledge import confidence, gaps
 from knowledge.regions import region_in
 from knowledge.schema import LANGUAGES
 from knowledge.store import KnowledgeBase
@@ -49,6 +49,12 @@ OTHER_LANGUAGE_PENALTY = 0.0
 TOP_ROWS = 3  # an entry's dense score: the mean of its best rows
 LEXICAL_WEIGHT = 0.04  # BM25 over tokens
 CHAR_WEIGHT = 0.06  # TF-IDF over character n-grams
+# A question whose nearest gap (knowledge/gaps.py) beats the best entry's dense score by this
+# much is not answered: chosen on the blind dev half (knowledge/calibration.md, "Gaps").
+GAP_MARGIN = 0.01
+# Never for these: a shelter or an emergency answer given to a question it does not fit costs
+# less than "I do not know" to one it does ("is there a place I can go with my kids").
+NEVER_A_GAP = ("violence", "emergency")
 # With her region unknown, an answer for one region must clearly beat the general one.
 UNKNOWN_REGION_PENALTY = 0.01
 # With her region known, its own answer beats the general "which number" one.
@@ -126,10 +132,17 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Gap:
+    gap_id: str  # "gap:housing"
+    dense: float  # like Hit.dense: the mean of its best rows' similarity
+
+
+@dataclass(frozen=True)
 class Decision:
     kind: str  # answer | both | clarify (ask back) | none
     hits: tuple[Hit, ...]  # answer: the best, then the runners-up to offer; both: the two
     probability: float = 0.0  # that hits[0] answers her
+    gap: str | None = None  # none: the gap her question is about, if that is why
 
 
 class _BM25:
@@ -241,12 +254,31 @@ def _encode(model, texts: list[str]) -> np.ndarray:
     )
 
 
+def fingerprint(kb: KnowledgeBase) -> str:
+    """What a saved index was built from: the entries, services and gaps."""
+    return f"{kb.fingerprint()}+{gaps.fingerprint()}"
+
+
 class Index:
     def __init__(
-        self, kb: KnowledgeBase, model, embeddings: np.ndarray, rows: list[tuple[str, str]]
+        self,
+        kb: KnowledgeBase,
+        model,
+        embeddings: np.ndarray,
+        rows: list[tuple[str, str]],
+        gap_embeddings: np.ndarray | None = None,
+        gap_rows: list[tuple[str, str]] | None = None,
     ):
         self.kb, self.model = kb, model
         self.embeddings = embeddings
+        self.gap_embeddings = (
+            gap_embeddings if gap_embeddings is not None else np.zeros((0, embeddings.shape[1]))
+        ).astype(np.float32)
+        gap_rows = gap_rows or []
+        self.gap_row_id = np.array([r[0] for r in gap_rows], dtype=object)
+        self.gap_row_lang = np.array([r[1] for r in gap_rows], dtype=object)
+        self.gap_ids = sorted(set(self.gap_row_id.tolist()))
+        self._last_query: tuple[str, np.ndarray] | None = None
         self.row_entry = np.array([r[0] for r in rows])
         self.row_lang = np.array([r[1] for r in rows])
         self.entry_ids = sorted(kb.entries)
@@ -269,13 +301,26 @@ class Index:
     # -- building and storing ------------------------------------------------------------
     @classmethod
     def build(cls, kb: KnowledgeBase, model) -> Index:
-        rows = _rows(kb)
-        embeddings = _encode(model, [r[2] for r in rows])
-        return cls(kb, model, embeddings, [(r[0], r[1]) for r in rows])
+        rows, gap_rows = _rows(kb), gaps.load()
+        embeddings = _encode(model, [r[2] for r in rows + gap_rows])
+        return cls(
+            kb,
+            model,
+            embeddings[: len(rows)],
+            [(r[0], r[1]) for r in rows],
+            embeddings[len(rows) :],
+            [(r[0], r[1]) for r in gap_rows],
+        )
 
     def save(self, directory: Path = DEFAULT_DIR) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         np.save(directory / "embeddings.npy", self.embeddings)
+        np.save(directory / "gap_embeddings.npy", self.gap_embeddings)
+        (directory / "gap_rows.json").write_text(
+            json.dumps(
+                [[g, lang] for g, lang in zip(self.gap_row_id, self.gap_row_lang, strict=True)]
+            )
+        )
         (directory / "rows.json").write_text(
             json.dumps(
                 [
@@ -287,7 +332,7 @@ class Index:
         (directory / "manifest.json").write_text(
             json.dumps(
                 {
-                    "fingerprint": self.kb.fingerprint(),
+                    "fingerprint": fingerprint(self.kb),
                     "rows": len(self.row_entry),
                     "entries": len(self.entry_ids),
                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -299,19 +344,53 @@ class Index:
     def load_or_build(cls, kb: KnowledgeBase, model, directory: Path = DEFAULT_DIR) -> Index:
         """The saved index when it matches the knowledge base; else a fresh one, saved."""
         manifest = directory / "manifest.json"
-        if (
-            manifest.exists()
-            and json.loads(manifest.read_text()).get("fingerprint") == kb.fingerprint()
+        if manifest.exists() and json.loads(manifest.read_text()).get("fingerprint") == fingerprint(
+            kb
         ):
             rows = [tuple(r) for r in json.loads((directory / "rows.json").read_text())]
-            return cls(kb, model, np.load(directory / "embeddings.npy"), rows)
+            gap_rows = [tuple(r) for r in json.loads((directory / "gap_rows.json").read_text())]
+            return cls(
+                kb,
+                model,
+                np.load(directory / "embeddings.npy"),
+                rows,
+                np.load(directory / "gap_embeddings.npy"),
+                gap_rows,
+            )
         index = cls.build(kb, model)
         index.save(directory)
         return index
 
     # -- querying ------------------------------------------------------------------------
     def search(self, text: str, lang: str, region: str | None = None, k: int = 3) -> list[Hit]:
-        return self.search_encoded(_encode(self.model, [text])[0], text, lang, region, k)
+        return self.search_encoded(self._query(text), text, lang, region, k)
+
+    def nearest_gap(self, text: str, lang: str, hits: list[Hit]) -> Gap | None:
+        """The gap her question is closest to (knowledge/gaps.py); None without gaps, or when
+        the best entry is about violence or an emergency (NEVER_A_GAP)."""
+        return self.nearest_gap_encoded(self._query(text), lang, hits)
+
+    def nearest_gap_encoded(self, query: np.ndarray, lang: str, hits: list[Hit]) -> Gap | None:
+        if not self.gap_ids or (hits and self.kb.entries[hits[0].entry_id].topic in NEVER_A_GAP):
+            return None
+        sims = self.gap_embeddings @ query
+        best: Gap | None = None
+        for gap_id in self.gap_ids:
+            mine = self.gap_row_id == gap_id
+            same = self.gap_row_lang == lang
+            dense = max(_mean_of_top(sims[mine & same]), _mean_of_top(sims[mine & ~same]))
+            if best is None or dense > best.dense:
+                best = Gap(gap_id, dense)
+        return best
+
+    def _query(self, text: str) -> np.ndarray:
+        """Her message's vector; the last one is kept, as search and nearest_gap both ask."""
+        last = self._last_query
+        if last is not None and last[0] == text:
+            return last[1]
+        vector = _encode(self.model, [text])[0]
+        self._last_query = (text, vector)
+        return vector
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Query vectors for many texts at once (evaluation: batches are much faster)."""
@@ -372,11 +451,13 @@ class Index:
         ).astype(np.float32)
 
     @staticmethod
-    def decide(hits: list[Hit], text: str) -> Decision:
-        """What to reply to `text`, given its search results."""
+    def decide(hits: list[Hit], text: str, gap: Gap | None = None) -> Decision:
+        """What to reply to `text`, given its search results and its nearest gap."""
         p = confidence.probability(hits)
         if not hits:
             return Decision("none", (), p)
+        if gap is not None and gap.dense - hits[0].dense >= GAP_MARGIN:
+            return Decision("none", tuple(hits), p, gap=gap.gap_id)
         if p >= ANSWER_P:
             offered = [h for h in hits[1:3] if h.score >= CLARIFY_THRESHOLD] if p < SURE_P else []
             return Decision("answer", (hits[0], *offered), p)
@@ -388,3 +469,12 @@ class Index:
                 "clarify", tuple(h for h in hits[:3] if h.score >= CLARIFY_THRESHOLD), p
             )
         return Decision("none", tuple(hits), p)
+
+
+def _mean_of_top(sims: np.ndarray) -> float:
+    """The mean of the TOP_ROWS highest similarities (all, if fewer; -1 for none), as an
+    entry's dense score is computed."""
+    if len(sims) == 0:
+        return -1.0
+    k = min(TOP_ROWS, len(sims))
+    return float(np.partition(sims, len(sims) - k)[-k:].mean())

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
+from knowledge import gaps
 from knowledge.schema import LANGUAGES, PLACEHOLDER, TRANSLATED_LANGUAGES, Entry
 from knowledge.store import KnowledgeBase, _line_of
 
@@ -340,4 +341,31 @@ def check(kb: KnowledgeBase, today: date | None = None) -> Report:
         report.warnings.append(f"{lang}: {len(ids)} stale translations: {', '.join(ids)}")
     if report.overdue:
         report.warnings.append(f"past their review date: {', '.join(report.overdue)}")
+    _check_gaps(kb, report)
     return report
+
+
+def _check_gaps(kb: KnowledgeBase, report: Report) -> None:
+    """knowledge/gaps.yml: loads, covers the first languages, and asks nothing an entry
+    answers (an entry's own example question listed as a gap would never be answered)."""
+    try:
+        rows = gaps.load()
+    except Exception as exc:  # a YAML or shape error: say where, do not crash the validator
+        report.errors.append(f"{gaps.GAPS.name}: {exc}")
+        return
+    asked = {
+        (lang, q.casefold().strip()): entry.id
+        for entry in kb.entries.values()
+        for lang, questions in entry.questions.items()
+        for q in questions
+    }
+    have: dict[str, set[str]] = {}
+    for gap_id, lang, question in rows:
+        have.setdefault(gap_id, set()).add(lang)
+        if (entry_id := asked.get((lang, question.casefold().strip()))) is not None:
+            report.errors.append(
+                f"{gaps.GAPS.name}: {gap_id}: {question!r} is an example question of {entry_id}"
+            )
+    for gap_id, langs in sorted(have.items()):
+        if missing := [lang for lang in LANGUAGES if lang not in langs and lang != "prs"]:
+            report.warnings.append(f"{gaps.GAPS.name}: {gap_id}: no questions in {missing}")

@@ -75,7 +75,8 @@ step 3/6 "Multilingual embedding model"
 .venv/bin/python -m knowledge.model_store ensure
 
 step 4/6 "Knowledge index"
-want=$(tree_hash knowledge/entries knowledge/services knowledge/index.py knowledge/schema.py)
+want=$(tree_hash knowledge/entries knowledge/services knowledge/gaps.yml knowledge/gaps.py \
+  knowledge/index.py knowledge/schema.py)
 if [ -d var/index ] && stamp_ok index "$want"; then skip "var/index"; else
   .venv/bin/python -m knowledge build-index
   stamp_write index "$want"

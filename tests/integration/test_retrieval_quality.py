@@ -58,3 +58,32 @@ def test_direct_answers_are_rarely_wrong(summary, lang):
 def test_questions_nothing_answers_get_an_answer_no_more_often_than_today(summary):
     rates = [row["unanswerable_given_an_answer"] for row in summary["languages"].values()]
     assert sum(rates) / len(rates) <= MAX_UNANSWERABLE_ANSWERED
+
+
+@pytest.fixture(scope="module")
+def index():
+    return Index.load_or_build(load(), model_store.load())
+
+
+def _decide(index, text: str, lang: str):
+    hits = index.search(text, lang, k=4)
+    return Index.decide(hits, text, index.nearest_gap(text, lang, hits))
+
+
+@pytest.mark.parametrize(
+    "text, lang, gap",
+    [
+        ("how do I enrol my child in folkeskole", "en", "gap:school-and-daycare"),
+        ("can i get money for my flat rent from kommune", "en", "gap:housing"),
+    ],
+)
+def test_a_question_about_a_known_gap_gets_the_honest_i_do_not_know(index, text, lang, gap):
+    """Worded unlike knowledge/gaps.yml's own questions; without the gaps the first got the
+    interpreter-fee answer."""
+    d = _decide(index, text, lang)
+    assert (d.kind, d.gap) == ("none", gap)
+
+
+def test_a_shelter_question_is_never_taken_for_a_gap(index):
+    d = _decide(index, "is there a place where i can sleep with my kids tonight", "en")
+    assert d.gap is None and d.hits[0].entry_id == "violence-crisis-shelter"

@@ -3,7 +3,7 @@
 that the bot does not know."""
 
 from knowledge import confidence
-from knowledge.index import ANSWER_P, BOTH_P, CLARIFY_THRESHOLD, SURE_P, Hit, Index
+from knowledge.index import ANSWER_P, BOTH_P, CLARIFY_THRESHOLD, GAP_MARGIN, SURE_P, Gap, Hit, Index
 
 
 def _hits(*scores: float) -> list[Hit]:
@@ -45,3 +45,21 @@ def test_nothing_likely_is_asked_back_and_nothing_close_is_i_dont_know():
     assert Index.decide(WEAK, "what about the thing").kind == "clarify"
     assert Index.decide(NOTHING, "when does the bus leave").kind == "none"
     assert Index.decide([], "anything").kind == "none"
+
+
+def test_a_question_nearer_a_known_gap_than_any_entry_is_not_answered():
+    """'How do I register my son for school' shares words with the Danish-course entry: the
+    gap it is about (knowledge/gaps.yml) is nearer, so she is told honestly."""
+    d = Index.decide(
+        CLEAR,
+        "how do i register my son for school",
+        Gap("gap:school", CLEAR[0].dense + GAP_MARGIN + 0.01),
+    )
+    assert (d.kind, d.gap) == ("none", "gap:school")
+
+
+def test_a_gap_further_than_the_best_entry_changes_nothing():
+    d = Index.decide(
+        CLEAR, "where do I get a health card", Gap("gap:school", CLEAR[0].dense + GAP_MARGIN - 0.05)
+    )
+    assert (d.kind, d.gap) == ("answer", None)
