@@ -27,10 +27,10 @@ MAX_WRONG_DIRECT_ANSWERS = 10.0  # percent of direct answers, in every language
 # Percent of questions no entry answers that still get an answer, pooled over the languages.
 # The probability decision (knowledge/confidence.py) answers far more often than the old
 # score thresholds did (first reply right on the blind test half 61% -> 79%), and gives one or
-# two answers to 89% of these (was at most 30% per language): the target of 10% needs
-# content for housing, school and the like, or a detector of questions outside the knowledge
-# base. This bound only keeps it from getting worse.
-MAX_UNANSWERABLE_ANSWERED = 90.0
+# two answers to 89% of these (was at most 30% per language). The gaps (knowledge/gaps.py)
+# brought it to 70% here (2026-12-03); the target of 10% needs more of them, or
+# content. This bound only keeps it from getting worse.
+MAX_UNANSWERABLE_ANSWERED = 75.0
 
 
 @pytest.fixture(scope="module")
