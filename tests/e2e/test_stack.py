@@ -98,7 +98,13 @@ def test_an_idiom_rasa_takes_for_danger_gets_no_emergency_text(stack, chat, idio
     parsed = httpx.post(f"{stack.rasa_url}/model/parse", json={"text": idiom}, timeout=30)
     assert parsed.json()["intent"]["name"] == "danger", "the case this test is about"
     replies = chat(new_sender(), idiom)
-    assert "112" not in joined(replies), joined(replies)
+    # the emergency reply in either message's language (112 may be in a knowledge answer)
+    alarm = {
+        texts.text(name, lang)
+        for name in ("utter_danger_heard", "utter_emergency")
+        for lang in ("en", "uk")
+    }
+    assert not alarm & {r.get("text") for r in replies}, joined(replies)
     assert replies, "she is still answered"
 
 
