@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from common.storage import DEFAULT_DATABASE_URL
+
 REPO = Path(__file__).resolve().parent.parent
 VAR = REPO / "var"
 PLACEHOLDERS = {"", "changeme", "change-me", "secret", "xxx"}
@@ -21,7 +23,7 @@ class Settings(BaseModel):
     env: str = "local"
     host: str = "0.0.0.0"
     port: int = 8000
-    database_url: str = f"sqlite:///{VAR / 'bot.storage.db'}"
+    database_url: str = DEFAULT_DATABASE_URL
     rasa_url: str = "http://127.0.0.1:5005"
     action_server_url: str = "http://127.0.0.1:5055"
     rasa_timeout_s: float = 15.0

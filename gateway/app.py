@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+from functools import lru_cache
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -51,6 +52,43 @@ def _channels(settings: Settings) -> dict[str, Channel]:
     return channels
 
 
+def _sync_content(engine) -> None:
+    """The repository's YAML into the published content (knowledge/content.py `sync`): all
+    of it into a fresh database, later what changed in the repository. Never stops the
+    gateway: with broken YAML the published content goes on being served."""
+    from knowledge import content
+    from knowledge.store import LoadError
+
+    try:
+        kb, problems = _repository_content(_yaml_signature())
+        if problems:
+            raise content.Invalid(problems)
+        done = content.sync(engine, kb, checked=True)
+    except (LoadError, content.Invalid) as exc:
+        log.error("the knowledge YAML has errors; the published content is kept: %s", exc)
+        return
+    if done:
+        log.info("published from the repository's YAML: %d items", len(done))
+
+
+def _yaml_signature() -> tuple:
+    from knowledge.store import ROOT
+
+    files = sorted(ROOT.glob("entries/*/*.yml")) + sorted(ROOT.glob("services/*.yml"))
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+
+
+@lru_cache(maxsize=1)
+def _repository_content(signature: tuple):
+    """The YAML knowledge base and its validator errors, read again only when a file
+    changed (tests start many apps)."""
+    from knowledge.store import load
+    from knowledge.validate import check
+
+    kb = load()
+    return kb, check(kb).problems
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -59,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         crypto.use_keys(settings.data_keys or None)  # before migrating: 0004 encrypts with them
         migrate(settings.database_url)
         engine = engine_for(settings.database_url)
+        await asyncio.to_thread(_sync_content, engine)
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         app.state.settings, app.state.engine, app.state.rasa = settings, engine, rasa
         app.state.workspace_chores = asyncio.create_task(workspace.background(app))

@@ -265,9 +265,9 @@ class Index:
         kb: KnowledgeBase,
         model,
         embeddings: np.ndarray,
-        rows: list[tuple[str, str]],
+        rows: list[tuple[str, str, str]],
         gap_embeddings: np.ndarray | None = None,
-        gap_rows: list[tuple[str, str]] | None = None,
+        gap_rows: list[tuple[str, str]] | list[tuple[str, str, str]] | None = None,
     ):
         self.kb, self.model = kb, model
         self.embeddings = embeddings
@@ -277,10 +277,13 @@ class Index:
         gap_rows = gap_rows or []
         self.gap_row_id = np.array([r[0] for r in gap_rows], dtype=object)
         self.gap_row_lang = np.array([r[1] for r in gap_rows], dtype=object)
+        self.gap_row_text = [r[2] if len(r) > 2 else "" for r in gap_rows]
         self.gap_ids = sorted(set(self.gap_row_id.tolist()))
         self._last_query: tuple[str, np.ndarray] | None = None
+        self.encoded = 0  # texts embedded when this index was built (the rest were known)
         self.row_entry = np.array([r[0] for r in rows])
         self.row_lang = np.array([r[1] for r in rows])
+        self.row_text = [r[2] for r in rows]  # what each row's vector encodes
         self.entry_ids = sorted(kb.entries)
         self._entry_pos = {eid: i for i, eid in enumerate(self.entry_ids)}
         self._row_entry_pos = np.array([self._entry_pos[e] for e in self.row_entry])
@@ -300,17 +303,43 @@ class Index:
 
     # -- building and storing ------------------------------------------------------------
     @classmethod
-    def build(cls, kb: KnowledgeBase, model) -> Index:
+    def build(cls, kb: KnowledgeBase, model, known: dict[str, np.ndarray] | None = None) -> Index:
+        """Embeds every example question, title and gap question; a text in `known` (a
+        vector already computed for it) is not embedded again."""
         rows, gap_rows = _rows(kb), gaps.load()
-        embeddings = _encode(model, [r[2] for r in rows + gap_rows])
-        return cls(
+        texts = [r[2] for r in rows + gap_rows]
+        known = dict(known or {})
+        missing = sorted({t for t in texts if t not in known})
+        if missing:
+            known.update(zip(missing, _encode(model, missing), strict=True))
+        dim = next(iter(known.values())).shape[0] if known else 384
+        embeddings = (
+            np.vstack([known[t] for t in texts]) if texts else np.zeros((0, dim), np.float32)
+        ).astype(np.float32)
+        index = cls(
             kb,
             model,
             embeddings[: len(rows)],
-            [(r[0], r[1]) for r in rows],
+            rows,
             embeddings[len(rows) :],
-            [(r[0], r[1]) for r in gap_rows],
+            gap_rows,
         )
+        index.encoded = len(missing)
+        return index
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        """Text -> vector for every row, for building the next index without re-embedding."""
+        return dict(zip(self.row_text, self.embeddings, strict=True))
+
+    def updated(self, kb: KnowledgeBase) -> Index:
+        """A new index for a changed knowledge base (an editor published): only questions
+        and titles this index has no vector for are embedded. This index is left as it is,
+        so answers go on from it until the caller swaps."""
+        known = self.vectors()
+        known.update(
+            (t, v) for t, v in zip(self.gap_row_text, self.gap_embeddings, strict=True) if t
+        )
+        return Index.build(kb, self.model, known)
 
     def save(self, directory: Path = DEFAULT_DIR) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -318,14 +347,21 @@ class Index:
         np.save(directory / "gap_embeddings.npy", self.gap_embeddings)
         (directory / "gap_rows.json").write_text(
             json.dumps(
-                [[g, lang] for g, lang in zip(self.gap_row_id, self.gap_row_lang, strict=True)]
+                [
+                    [g, lang, text]
+                    for g, lang, text in zip(
+                        self.gap_row_id, self.gap_row_lang, self.gap_row_text, strict=True
+                    )
+                ]
             )
         )
         (directory / "rows.json").write_text(
             json.dumps(
                 [
-                    [e, lang]
-                    for e, lang in zip(self.row_entry.tolist(), self.row_lang.tolist(), strict=True)
+                    [e, lang, text]
+                    for e, lang, text in zip(
+                        self.row_entry.tolist(), self.row_lang.tolist(), self.row_text, strict=True
+                    )
                 ]
             )
         )
@@ -342,22 +378,20 @@ class Index:
 
     @classmethod
     def load_or_build(cls, kb: KnowledgeBase, model, directory: Path = DEFAULT_DIR) -> Index:
-        """The saved index when it matches the knowledge base; else a fresh one, saved."""
-        manifest = directory / "manifest.json"
-        if manifest.exists() and json.loads(manifest.read_text()).get("fingerprint") == fingerprint(
-            kb
-        ):
-            rows = [tuple(r) for r in json.loads((directory / "rows.json").read_text())]
-            gap_rows = [tuple(r) for r in json.loads((directory / "gap_rows.json").read_text())]
-            return cls(
-                kb,
-                model,
-                np.load(directory / "embeddings.npy"),
-                rows,
-                np.load(directory / "gap_embeddings.npy"),
-                gap_rows,
-            )
-        index = cls.build(kb, model)
+        """The saved index when it matches the knowledge base; else a new one, saved, that
+        embeds only the texts the saved one has no vector for (an editor's few changes cost
+        seconds at start, not the whole index)."""
+        saved = _read_saved(directory)
+        if saved is not None and saved[0] == fingerprint(kb):
+            _, embeddings, rows, gap_embeddings, gap_rows = saved
+            return cls(kb, model, embeddings, rows, gap_embeddings, gap_rows)
+        known: dict[str, np.ndarray] = {}
+        if saved is not None:
+            _, embeddings, rows, gap_embeddings, gap_rows = saved
+            known.update(zip((r[2] for r in rows), embeddings, strict=True))
+            if all(len(r) == 3 for r in gap_rows):
+                known.update(zip((r[2] for r in gap_rows), gap_embeddings, strict=True))
+        index = cls.build(kb, model, known)
         index.save(directory)
         return index
 
@@ -469,6 +503,26 @@ class Index:
                 "clarify", tuple(h for h in hits[:3] if h.score >= CLARIFY_THRESHOLD), p
             )
         return Decision("none", tuple(hits), p)
+
+
+def _read_saved(directory: Path):
+    """(fingerprint, embeddings, rows, gap embeddings, gap rows) of a saved index; None when
+    there is none or it is incomplete (rows and vectors must match in number)."""
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+        embeddings = np.load(directory / "embeddings.npy")
+        rows = [tuple(r) for r in json.loads((directory / "rows.json").read_text())]
+        gap_embeddings = np.load(directory / "gap_embeddings.npy")
+        gap_rows = [tuple(r) for r in json.loads((directory / "gap_rows.json").read_text())]
+    except (OSError, ValueError):
+        return None
+    if (
+        len(rows) != len(embeddings)
+        or len(gap_rows) != len(gap_embeddings)
+        or any(len(r) != 3 for r in rows)
+    ):
+        return None
+    return manifest.get("fingerprint"), embeddings, rows, gap_embeddings, gap_rows
 
 
 def _mean_of_top(sims: np.ndarray) -> float:

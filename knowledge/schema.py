@@ -59,6 +59,7 @@ class Source(Strict):
 class Translation(Strict):
     status: Literal["machine", "reviewed"]
     reviewed_by: str | None = None
+    reviewed_on: date | None = None  # set when an editor marks it reviewed in the workspace
     source_hash: str | None = None
     title: str = Field(min_length=1)
     text: str = Field(min_length=1)

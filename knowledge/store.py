@@ -8,6 +8,7 @@ phone number comes from one place in every language.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,10 +55,9 @@ class KnowledgeBase:
     def fingerprint(self) -> str:
         """Changes whenever any entry or service changes; stored with the index."""
         h = hashlib.sha256()
-        for eid in sorted(self.entries):
-            h.update(self.entries[eid].model_dump_json().encode())
-        for sid in sorted(self.services):
-            h.update(self.services[sid].model_dump_json().encode())
+        for items in (self.entries, self.services):
+            for key in sorted(items):  # keys sorted too: the same content however it was read
+                h.update(json.dumps(items[key].model_dump(mode="json"), sort_keys=True).encode())
         return h.hexdigest()[:16]
 
     def fill(self, text: str) -> str:

@@ -219,9 +219,20 @@ def promises(entry: Entry) -> list[str]:
     return found
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One error, where an editor fixes it: an entry and a field ("answer.en",
+    "translations.ar.text"), for the workspace to show next to that field."""
+
+    entry_id: str
+    loc: str
+    message: str
+
+
 @dataclass
 class Report:
     errors: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # the errors of entries, located
     warnings: list[str] = field(default_factory=list)
     stale: dict[str, list[str]] = field(default_factory=dict)  # language -> entry ids
     missing: dict[str, list[str]] = field(default_factory=dict)  # language -> entry ids
@@ -230,8 +241,15 @@ class Report:
 
 def _where(kb: KnowledgeBase, entry: Entry, *loc) -> str:
     path = kb.paths.get(entry.id)
-    line = _line_of(path, loc) if path else None
+    if path is None:  # published from the workspace: the entry and the field
+        return f"{entry.id}: {'.'.join(map(str, loc))}" if loc else entry.id
+    line = _line_of(path, loc)
     return f"{path}:{line}" if line else str(path)
+
+
+def _error(report: Report, kb: KnowledgeBase, entry: Entry, loc: tuple, message: str) -> None:
+    report.errors.append(f"{_where(kb, entry, *loc)}: {message}")
+    report.problems.append(Problem(entry.id, ".".join(map(str, loc)), message))
 
 
 _PHONE_RUN = re.compile(r"(?<![\d.,])(?:\+45 ?)?\d{2}(?: ?\d{2}){3}(?![\d])")
@@ -244,7 +262,7 @@ def check(kb: KnowledgeBase, today: date | None = None) -> Report:
     for entry in kb.entries.values():
         for sid in entry.services:
             if sid not in kb.services:
-                report.errors.append(f"{_where(kb, entry, 'services')}: unknown service {sid!r}")
+                _error(report, kb, entry, ("services",), f"unknown service {sid!r}")
 
         texts = {"en": entry.answer["en"], "da": entry.answer["da"]}
         texts.update({lang: t.text for lang, t in entry.translations.items()})
@@ -256,42 +274,60 @@ def check(kb: KnowledgeBase, today: date | None = None) -> Report:
             loc = ("answer", lang) if lang in ("en", "da") else ("translations", lang, "text")
             for m in PLACEHOLDER.finditer(text):
                 if m.group(1) not in entry.services:
-                    report.errors.append(
-                        f"{_where(kb, entry, *loc)}: placeholder {m.group(0)} "
-                        f"names a service not listed in `services`"
+                    _error(
+                        report,
+                        kb,
+                        entry,
+                        loc,
+                        f"placeholder {m.group(0)} names a service not listed in `services`",
                     )
             found, problems = read_numbers(text, lang)
             for problem in problems:
-                report.errors.append(f"{_where(kb, entry, *loc)}: {problem}")
-            if lang != "en" and found != ref_numbers:
-                report.errors.append(
-                    f"{_where(kb, entry, *loc)}: numbers differ from the English text "
-                    f"({lang}: {sorted(found.elements())}, "
-                    f"en: {sorted(ref_numbers.elements())})"
+                _error(report, kb, entry, loc, problem)
+            # a stale translation is not served (the bot falls back): it is compared with
+            # the English text again once an editor has brought it up to date
+            unserved = lang in entry.translations and (
+                entry.translation_state(lang) == "stale" and not kb.policy.serve_stale
+            )
+            if lang != "en" and found != ref_numbers and not unserved:
+                _error(
+                    report,
+                    kb,
+                    entry,
+                    loc,
+                    f"numbers differ from the English text ({lang}: "
+                    f"{sorted(found.elements())}, en: {sorted(ref_numbers.elements())})",
                 )
-            if lang != "en" and set(placeholders(text)) != set(ref_places):
-                report.errors.append(
-                    f"{_where(kb, entry, *loc)}: placeholders differ from the English text"
-                )
+            if lang != "en" and set(placeholders(text)) != set(ref_places) and not unserved:
+                _error(report, kb, entry, loc, "placeholders differ from the English text")
             runs = {
                 m.group(0).replace(" ", "").removeprefix("+45")
                 for m in _PHONE_RUN.finditer(_normalise(text))
             }
             for num in sorted(set(found) | runs):
                 if num in phones and len(num) >= 4:
-                    report.errors.append(
-                        f"{_where(kb, entry, *loc)}: write the phone number "
-                        f"{num} as {{{phones[num]}.phone}}"
+                    _error(
+                        report,
+                        kb,
+                        entry,
+                        loc,
+                        f"write the phone number {num} as {{{phones[num]}.phone}}",
                     )
         for lang, title in titles.items():
             loc = ("title", lang) if lang in ("en", "da") else ("translations", lang, "title")
             found, problems = read_numbers(title, lang)
             for problem in problems:
-                report.errors.append(f"{_where(kb, entry, *loc)}: {problem}")
-            if lang != "en" and found != ref_title:
-                report.errors.append(
-                    f"{_where(kb, entry, *loc)}: numbers in the {lang} title "
-                    f"differ from the English title"
+                _error(report, kb, entry, loc, problem)
+            stale_title = lang in entry.translations and (
+                entry.translation_state(lang) == "stale" and not kb.policy.serve_stale
+            )
+            if lang != "en" and found != ref_title and not stale_title:
+                _error(
+                    report,
+                    kb,
+                    entry,
+                    loc,
+                    f"numbers in the {lang} title differ from the English title",
                 )
             if len(title) > 40:
                 report.warnings.append(
@@ -301,10 +337,14 @@ def check(kb: KnowledgeBase, today: date | None = None) -> Report:
 
         reason = changes_often(entry)
         if reason and entry.review_by is None:
-            report.errors.append(
-                f"{_where(kb, entry, 'last_reviewed')}: states {reason}, which "
+            _error(
+                report,
+                kb,
+                entry,
+                ("last_reviewed",),
+                f"states {reason}, which "
                 f"the fact sheet marks CHANGES OFTEN: add `review_by` "
-                f"(6 months after last_reviewed)"
+                f"(6 months after last_reviewed)",
             )
         found_promises = promises(entry)
         if found_promises:

@@ -35,13 +35,14 @@ SECURITY_HEADERS = {
 
 
 def install(app: FastAPI) -> None:
-    from bot.workspace import api, apidocs, export, unanswered, web
+    from bot.workspace import api, apidocs, content, export, unanswered, web
 
     app.include_router(web.router)
     app.include_router(api.router)
     app.include_router(apidocs.router)  # /openapi.json, /docs, /redoc: not public
     app.include_router(export.router)  # right of access: her data as a file
     app.include_router(unanswered.router)  # editors: what the bot could not answer
+    app.include_router(content.router)  # editors: entries, services, versions
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):

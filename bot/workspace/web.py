@@ -54,6 +54,9 @@ NOTICES = {
     "resolved": "The case is resolved. She has been told that the bot answers again.",
     "consent": "Her consent has been recorded.",
     "saved": "Saved.",
+    "draft_saved": "Draft saved. The bot still gives the published version until you publish.",
+    "published": "Published. The bot gives the new version from its next answer.",
+    "restored": "Restored: the chosen version is published again as the newest.",
     "logged_out": "You are logged out.",
     "expired": "Your session has ended. Please log in again.",
 }
