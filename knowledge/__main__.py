@@ -3,6 +3,8 @@
 python -m knowledge validate        schema, numbers, placeholders, translations, review dates
 python -m knowledge stamp           record the English text's hash in unstamped translations
 python -m knowledge build-index     embed the example questions into var/index/
+python -m knowledge export          write the published content (DATABASE_URL) into the YAML
+python -m knowledge import          publish what the YAML holds that the database does not
 """
 
 from __future__ import annotations
@@ -58,6 +60,44 @@ def _build_index(args) -> int:
     return 0
 
 
+def _engine():
+    from sqlalchemy import create_engine
+
+    from common.storage import database_url
+
+    url = database_url()
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return create_engine(url)
+
+
+def _export(args) -> int:
+    from knowledge import content
+
+    written = content.export_yaml(_engine())
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(written)} file(s) written")
+    return 0
+
+
+def _import(args) -> int:
+    from knowledge import content
+
+    try:
+        done = content.import_yaml(_engine(), load(), author=args.author)
+    except LoadError as exc:
+        print("\n".join(f"ERROR {p}" for p in exc.problems))
+        return 1
+    except content.Invalid as exc:
+        print("\n".join(f"ERROR {p.entry_id}: {p.loc}: {p.message}" for p in exc.problems))
+        return 1
+    for item in done:
+        print(f"published {item}")
+    print(f"{len(done)} item(s) published")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knowledge")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     v.set_defaults(func=_validate)
     sub.add_parser("stamp").set_defaults(func=_stamp)
     sub.add_parser("build-index").set_defaults(func=_build_index)
+    sub.add_parser("export").set_defaults(func=_export)
+    i = sub.add_parser("import")
+    i.add_argument("--author", default="repository", help="recorded with each new version")
+    i.set_defaults(func=_import)
     args = parser.parse_args(argv)
     return args.func(args)
 

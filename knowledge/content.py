@@ -553,7 +553,7 @@ def export_yaml(engine: Engine, root: Path = ROOT, repo: KnowledgeBase | None = 
             continue
         path = root / "entries" / entry.topic / f"{eid}.yml"
         old = repo.paths.get(eid)
-        if old is not None and old != path:
+        if old is not None and old != path and old.is_relative_to(root):  # the topic changed
             old.unlink()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_yaml_text(_plain(dump(entry))), encoding="utf-8")

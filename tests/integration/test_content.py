@@ -147,3 +147,28 @@ def test_a_draft_begun_before_a_colleagues_publish_is_not_published_over_it(engi
         content.publish(engine, "entry", HOTLINE, "Eva")
     assert "version 2 was published after this draft" in refused.value.problems[0].message
     assert len(content.history(engine, "entry", HOTLINE)) == 2
+
+
+def test_export_writes_the_published_change_into_the_yaml_and_import_reads_it_back(
+    engine, tmp_path
+):
+    import shutil
+
+    from knowledge.store import ROOT
+
+    for part in ("entries", "services"):
+        shutil.copytree(ROOT / part, tmp_path / part)
+    edit(engine, HOTLINE, lambda d: d["questions"]["en"].append("who answers the 1888 line"))
+    content.publish(engine, "entry", HOTLINE, "Eva")
+    written = content.export_yaml(engine, tmp_path)
+    assert written == [tmp_path / "entries" / "violence" / f"{HOTLINE}.yml"]
+    exported = load(tmp_path)
+    assert "who answers the 1888 line" in exported.entries[HOTLINE].questions["en"]
+    assert exported.fingerprint() == content.published(engine).fingerprint()
+    assert content.import_yaml(engine, exported) == []  # nothing differs any more
+
+    exported_entry = exported.entries[HOTLINE]
+    changed = exported_entry.model_copy(update={"owner": "shelter-team"})
+    exported.entries[HOTLINE] = changed
+    assert content.import_yaml(engine, exported, author="git") == [f"entry {HOTLINE}"]
+    assert content.history(engine, "entry", HOTLINE)[0].author == "git"
