@@ -2,7 +2,7 @@
 
 Loaded once at start: the content editors publish (knowledge/content.py) when the database
 has been seeded, else the repository's YAML. A watcher thread then reads the content's
-revision every CONTENT_POLL_S (default 0.25 s); when an editor publishes, it builds a new
+revision every CONTENT_POLL_S (default 0.1 s); when an editor publishes, it builds a new
 index that embeds only the changed questions (knowledge/index.py `Index.updated`) and swaps
 the pair in one assignment. An answer being written keeps the pair it began with, so a
 publish never interrupts a conversation, and the next answer uses the new text.
@@ -23,7 +23,7 @@ from knowledge.index import Index, fingerprint
 from knowledge.store import KnowledgeBase, load
 
 log = logging.getLogger(__name__)
-POLL_S = float(os.environ.get("CONTENT_POLL_S", "0.25"))
+POLL_S = float(os.environ.get("CONTENT_POLL_S", "0.1"))
 
 _serving: tuple[KnowledgeBase, Index] | None = None
 _revision = -1

@@ -7,6 +7,9 @@ Latency is measured on loopback, one request at a time, after a warm-up:
   bare Rasa   POST to the Rasa server's own REST channel, a greeting (no custom action)
   gateway     POST to our gateway, a knowledge question: language detection, danger screen,
               storage, Rasa, the action server's retrieval, the answer
+  publish     an editor publishes a wording change to an entry's English answer through the
+              JSON API; the time from sending the publish to the first REST answer that
+              carries the new text (asked every 20 ms). Target (issue 14): < 1 s.
 Target (issue 2): gateway p50 <= 2.5 x bare Rasa p50.
 """
 
@@ -51,6 +54,56 @@ def timed_posts(url: str, bodies: list[dict], warmup: int = 10) -> list[float]:
             assert r.json(), f"empty reply for {body}"
             if i >= warmup:
                 out.append(elapsed)
+    return out
+
+
+PUBLISH_ENTRY = "health-card-sundhedskort"
+
+
+def publish_to_answer(stack: Stack, rounds: int = 5) -> list[float]:
+    """Seconds from an editor's publish to the bot's first answer with the new text."""
+    import random
+    import string
+
+    from sqlalchemy.orm import Session
+
+    from bot.referrals.models import User
+    from bot.storage.db import make_engine
+    from bot.workspace import auth
+
+    engine = make_engine(stack.database_url or "")
+    with Session(engine) as db:
+        user = auth.create_user(
+            db, "bench-editor", "a long password", role="editor", languages="da"
+        )
+        token = auth.create_token(db, db.get(User, user.id))
+        db.commit()
+    engine.dispose()
+    api = httpx.Client(
+        base_url=stack.gateway_url, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    )
+    entry = api.get(f"/api/v1/entries/{PUBLISH_ENTRY}").json()
+    question = entry["questions"]["en"][0]
+    out = []
+    for i in range(rounds):
+        marker = "".join(random.choices(string.ascii_lowercase, k=12))
+        entry["answer"]["en"] = entry["answer"]["en"].rstrip() + f" ({marker})"
+        api.put(f"/api/v1/entries/{PUBLISH_ENTRY}/draft", json=entry).raise_for_status()
+        start = time.perf_counter()  # she presses Publish
+        api.post(
+            f"/api/v1/entries/{PUBLISH_ENTRY}/publish", json={"facts_changed": False}
+        ).raise_for_status()
+        while True:
+            r = api.post(
+                "/webhooks/rest/webhook", json={"sender": f"publish-{marker}", "message": question}
+            )
+            if marker in r.text:
+                break
+            if time.perf_counter() - start > 30:
+                raise RuntimeError(f"the published text did not reach the answer in 30 s ({i})")
+            time.sleep(0.02)
+        out.append(time.perf_counter() - start)
+        entry = api.get(f"/api/v1/entries/{PUBLISH_ENTRY}").json()
     return out
 
 
@@ -103,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                     for i in range(args.n)
                 ],
             )
+            publish = publish_to_answer(stack)
         finally:
             stack.stop()
 
@@ -112,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
             "p95": round(percentile(values, 95), 1),
             "n": len(values),
         }
+    results["publish_to_answer_s"] = {
+        "p50": round(percentile(publish, 50), 2),
+        "max": round(max(publish), 2),
+        "n": len(publish),
+    }
     results["ratio_p50"] = round(
         results["gateway_knowledge_answer_ms"]["p50"] / results["bare_rasa_greeting_ms"]["p50"], 2
     )

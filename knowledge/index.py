@@ -24,7 +24,7 @@ import time
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -115,12 +115,18 @@ def _tokenizer(lang: str):
         return spacy.blank("xx").tokenizer
 
 
-def tokens(text: str, lang: str) -> list[str]:
-    return [
+@lru_cache(maxsize=65536)
+def _tokens(text: str, lang: str) -> tuple[str, ...]:
+    return tuple(
         t.lower_
         for t in _tokenizer(lang)(text)
         if not (t.is_punct or t.is_space) and (len(t.text) > 1 or t.is_digit)
-    ]
+    )
+
+
+def tokens(text: str, lang: str) -> list[str]:
+    """Her words (or an entry's), lower case, without punctuation: what BM25 matches."""
+    return list(_tokens(text, lang))
 
 
 @dataclass(frozen=True)
@@ -174,23 +180,47 @@ class _CharNgrams:
     """Cosine of TF-IDF vectors over character 2-4-grams inside words, query to entry."""
 
     def __init__(self, docs: dict[str, str]):
-        from sklearn.feature_extraction.text import TfidfVectorizer  # with sentence-transformers
+        """The same weights as scikit-learn's TfidfVectorizer(analyzer="char_wb",
+        ngram_range=(2, 4), sublinear_tf=True) fitted on the docs (tests/unit/test_index.py
+        checks it), computed from each doc's n-gram counts, which are kept by text: after an
+        editor publishes, only the changed entries' docs are analysed again."""
+        from scipy.sparse import csr_matrix
 
         self.ids = list(docs)
-        self.vectorizer = TfidfVectorizer(
-            analyzer="char_wb",
-            ngram_range=(2, 4),
-            preprocessor=normalise,
-            sublinear_tf=True,
-            dtype=np.float32,
+        self._analyse = _char_analyser()
+        counts = [_char_counts(docs[i]) for i in self.ids]
+        vocabulary = sorted(set().union(*counts))
+        self._vocabulary = {g: i for i, g in enumerate(vocabulary)}
+        df = Counter()
+        for c in counts:
+            df.update(c.keys())
+        n = len(self.ids)
+        self._idf = (
+            np.log((1 + n) / (1 + np.array([df[g] for g in vocabulary], dtype=np.float64))) + 1
+        ).astype(np.float32)
+        indptr, indices, values = [0], [], []
+        for c in counts:
+            cols = np.fromiter((self._vocabulary[g] for g in c), dtype=np.int64, count=len(c))
+            w = (1 + np.log(np.fromiter(c.values(), dtype=np.float64, count=len(c)))) * self._idf[
+                cols
+            ]
+            w /= np.linalg.norm(w) or 1.0
+            order = np.argsort(cols)
+            indices.append(cols[order])
+            values.append(w[order].astype(np.float32))
+            indptr.append(indptr[-1] + len(c))
+        matrix = csr_matrix(
+            (
+                np.concatenate(values) if values else np.zeros(0, np.float32),
+                np.concatenate(indices) if indices else np.zeros(0, np.int64),
+                np.array(indptr),
+            ),
+            shape=(n, len(vocabulary)),
         )
-        self.matrix = self.vectorizer.fit_transform([docs[i] for i in self.ids]).T.tocsr()
-        # A query is weighted here rather than by vectorizer.transform, whose input checks
-        # cost more than the arithmetic; its length normalisation is left out, as the scores
-        # are scaled by their best entry anyway.
-        self._analyse = self.vectorizer.build_analyzer()
-        self._vocabulary = self.vectorizer.vocabulary_
-        self._idf = self.vectorizer.idf_.astype(np.float32)
+        # A query is weighted in scores() rather than by a vectorizer's transform, whose
+        # input checks cost more than the arithmetic; its length normalisation is left out,
+        # as the scores are scaled by their best entry anyway.
+        self.matrix = matrix.T.tocsr()
 
     def scores(self, text: str) -> np.ndarray:
         grams = Counter(g for g in self._analyse(text) if g in self._vocabulary)
@@ -199,6 +229,21 @@ class _CharNgrams:
         cols = np.fromiter((self._vocabulary[g] for g in grams), dtype=np.int64, count=len(grams))
         tf = 1 + np.log(np.fromiter(grams.values(), dtype=np.float32, count=len(grams)))
         return np.asarray(self.matrix[cols].T @ (tf * self._idf[cols])).ravel()
+
+
+@cache
+def _char_analyser():
+    from sklearn.feature_extraction.text import TfidfVectorizer  # with sentence-transformers
+
+    return TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 4), preprocessor=normalise
+    ).build_analyzer()
+
+
+@lru_cache(maxsize=2048)
+def _char_counts(doc: str) -> Counter:
+    """An entry's n-gram counts (read only: shared between indexes)."""
+    return Counter(_char_analyser()(doc))
 
 
 def _rows(kb: KnowledgeBase) -> list[tuple[str, str, str]]:

@@ -403,9 +403,11 @@ def _check_gaps(kb: KnowledgeBase, report: Report) -> None:
     for gap_id, lang, question in rows:
         have.setdefault(gap_id, set()).add(lang)
         if (entry_id := asked.get((lang, question.casefold().strip()))) is not None:
-            report.errors.append(
+            message = (
                 f"{gaps.GAPS.name}: {gap_id}: {question!r} is an example question of {entry_id}"
             )
+            report.errors.append(message)
+            report.problems.append(Problem(entry_id, f"questions.{lang}", message))
     for gap_id, langs in sorted(have.items()):
         if missing := [lang for lang in LANGUAGES if lang not in langs and lang != "prs"]:
             report.warnings.append(f"{gaps.GAPS.name}: {gap_id}: no questions in {missing}")

@@ -151,8 +151,9 @@ def entry_from_form(base: dict, f: dict[str, str], reviewer: str) -> dict:
         t = dict(old or {"status": "machine", "reviewed_by": None, "source_hash": None})
         t["title"] = _same_text(title, t.get("title"))
         t["text"] = _same_text(text, t.get("text"))
-        if f.get(f"translations.{lang}.reviewed") == "on":
+        if f.get(f"translations.{lang}.reviewed") == "on":  # checked against today's English
             t = content.reviewed_today(t, reviewer)
+            t["source_hash"] = source_hash(data["answer"]["en"])
         data["translations"][lang] = t
     return data
 
@@ -402,6 +403,7 @@ def service_save(
     action = data.get("action", "save")
     if action == "discard":
         content.discard_draft(engine, "service", sid)
+        auth.audit(db, login.user, "content_discard", detail=f"service {sid}")
         db.commit()
         return back(f"/content/services/{sid}", "saved")
     served = content.current(engine, "service", sid)
@@ -416,10 +418,12 @@ def service_save(
         problems = [Problem(sid, p.loc, p.message) for p in exc.problems]
         return _service_page(request, login, sid, problems, 422, data=edited)
     if action != "publish":
+        auth.audit(db, login.user, "content_draft", detail=f"service {sid}")
         db.commit()
         return back(f"/content/services/{sid}", "draft_saved")
+    facts = {"yes": True, "no": False}.get(data.get("facts_changed", ""))
     try:
-        version = content.publish(engine, "service", sid, login.user.name)
+        version = content.publish(engine, "service", sid, login.user.name, facts)
     except content.Invalid as exc:
         db.commit()
         return _service_page(request, login, sid, exc.problems, 422)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.storage.db import make_engine
 from bot.workspace import auth
 from knowledge import content
-from tests.browser.conftest import chromium, screenshots  # noqa: F401  (fixtures)
+from tests.browser.conftest import chromium, screenshots  # noqa: F401, F811  (fixtures)
 
 PASSWORD = "a long password"
 HOTLINE = "violence-hotline-1888"
@@ -63,7 +63,7 @@ def answer_with(chat, number: str, timeout_s: float = 10.0) -> tuple[str, float]
 
 
 def test_an_editor_changes_a_phone_number_and_the_next_answer_carries_it(
-    chromium,
+    chromium,  # noqa: F811
     stack,
     chat,
     engine,
