@@ -18,13 +18,29 @@ from actions.handoff import typed_topic
 from actions.knowledge_state import state
 from actions.safe import SafeAction
 from common import texts
-from common.contracts import KnowledgeStatus, to_custom
+from common.contracts import Answered, KnowledgeStatus, to_custom
+from common.vocab import LANGUAGES
 from knowledge.index import CLARIFY_THRESHOLD, Index
 from knowledge.regions import region_in
 
 # After a disclosure, answers come only from these topics (knowledge/entries/<topic>/).
 DISCLOSURE_TOPICS = {"violence", "emergency", "residence"}
 SHELTER_ENTRY = "violence-crisis-shelter"  # acute need: a place to sleep tonight
+
+
+def _count(
+    dispatcher: CollectingDispatcher, kb, outcome: str, language: str, entry_id: str | None = None
+) -> None:
+    """Tells the gateway what was done with her question, for the editors' dashboard
+    (common/contracts.py `Answered`: no text, no link to her)."""
+    topic = kb.entries[entry_id].topic if entry_id in kb.entries else None
+    directive = Answered(
+        outcome=outcome,  # type: ignore[arg-type]
+        language=language if language in LANGUAGES else "en",
+        entry_id=entry_id,
+        topic=topic,
+    )
+    dispatcher.utter_message(json_message=to_custom(directive))
 
 
 def _user_metadata(tracker: Tracker) -> dict:
@@ -89,6 +105,7 @@ class ActionAnswerQuestion(SafeAction):
         chosen = _entity(tracker, "entry_id")
         if chosen in kb.entries:
             self._answer(dispatcher, chosen, language)
+            _count(dispatcher, kb, "answered", language, chosen)
             return [SlotSet("last_entry_id", chosen)]
 
         events: list[dict[str, Any]] = []
@@ -134,9 +151,17 @@ class ActionAnswerQuestion(SafeAction):
             if general.kind != "none":
                 self._answer(dispatcher, general.hits[0].entry_id, language, feedback=False)
                 events.append(SlotSet("last_entry_id", general.hits[0].entry_id))
+            _count(
+                dispatcher,
+                kb,
+                "region_asked",
+                language,
+                general.hits[0].entry_id if general.kind != "none" else None,
+            )
             return events + [SlotSet("pending_question", text), ActiveLoop("region_form")]
         if decision.kind == "none":
             dispatcher.utter_message(text=texts.text("utter_no_answer", language))
+            _count(dispatcher, kb, "dont_know", language)
             if not kept:
                 unanswered.keep(dispatcher, tracker, "no_answer")
             return events
@@ -146,6 +171,7 @@ class ActionAnswerQuestion(SafeAction):
                 text=texts.text("utter_clarify", language),
                 buttons=self._choices(kb, [h.entry_id for h in decision.hits], language),
             )
+            _count(dispatcher, kb, "asked_back", language, hits[0].entry_id)
             if not kept:
                 unanswered.keep(dispatcher, tracker, "clarify", hits[0].entry_id)
             return events
@@ -155,9 +181,11 @@ class ActionAnswerQuestion(SafeAction):
             dispatcher.utter_message(text=texts.text("utter_two_answers", language))
             self._answer(dispatcher, first, language, feedback=False)
             self._answer(dispatcher, second, language)
+            _count(dispatcher, kb, "both", language, first)
             return events + [SlotSet("last_entry_id", first)]
         entry_id = hits[0].entry_id
         self._answer(dispatcher, entry_id, language)
+        _count(dispatcher, kb, "answered", language, entry_id)
         events.append(SlotSet("last_entry_id", entry_id))
         if runners_up := [h.entry_id for h in decision.hits[1:]]:
             dispatcher.utter_message(

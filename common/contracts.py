@@ -62,6 +62,24 @@ class Unanswered(_Directive):
     quote: bool = True
 
 
+AnswerOutcome = Literal["answered", "both", "asked_back", "dont_know", "region_asked"]
+
+
+class Answered(_Directive):
+    """What the bot did with her question, for the editors' dashboard: counted by day,
+    language, outcome and entry (bot/storage/stats.py), with no link to her and no text.
+
+    `outcome`: "answered" (one answer), "both" (the two likeliest answers), "asked_back"
+    (which of these did she mean), "dont_know" (the honest "I don't know"), "region_asked"
+    (the general answer, and her town asked for the local one)."""
+
+    kind: Literal["answered"] = "answered"
+    outcome: AnswerOutcome
+    language: Language = "en"
+    entry_id: str | None = Field(None, max_length=128)
+    topic: str | None = Field(None, max_length=32)
+
+
 class SetLanguage(_Directive):
     """She chose a language: it wins over detection from now on."""
 
@@ -92,7 +110,14 @@ class KnowledgeStatus(_Directive):
 
 
 Directive = Annotated[
-    Handoff | Feedback | Unanswered | SetLanguage | Erase | ActionFailed | KnowledgeStatus,
+    Handoff
+    | Feedback
+    | Unanswered
+    | Answered
+    | SetLanguage
+    | Erase
+    | ActionFailed
+    | KnowledgeStatus,
     Field(discriminator="kind"),
 ]
 _ADAPTER: TypeAdapter[Directive] = TypeAdapter(Directive)

@@ -38,7 +38,7 @@ from bot.core.delivery import release_held
 from bot.core.outbox import PUSH_CHANNELS, Reply
 from bot.core.rasa_client import ActionServerProbe, RasaClient, RasaUnavailable
 from bot.settings import Settings
-from bot.storage import unanswered
+from bot.storage import stats, unanswered
 from bot.storage.models import Contact, Feedback, Message, utcnow
 from bot.storage.status import MessageStatus, move
 from common import contracts, texts
@@ -177,6 +177,7 @@ class Pipeline:
         outcome = Outcome(replies, language, contact.id, danger=screening.danger)
         if screening.danger:
             referrals.flag_danger(db, contact.id)
+            stats.record(db, "danger", language)
         if referrals.holding_case(db, contact.id) is not None:
             outcome.silent = True  # the counsellor answers; she sees this in her transcript
         elif self._too_fast(db, contact):
@@ -416,6 +417,8 @@ class Pipeline:
                     db.add(Feedback(entry_id=entry_id, language=outcome.language, helpful=helpful))
                 case contracts.Unanswered() if not outcome.danger:  # no disclosure for editors
                     unanswered.record(db, contact.id, directive, text)
+                case contracts.Answered():
+                    stats.record_answer(db, directive)
                 case contracts.Handoff():
                     outcome.replies.append(self._refer(db, contact, directive, outcome))
             body = answer.get("text") or ""

@@ -11,9 +11,9 @@ and so does bot/storage/retention.py once she has been silent for RETENTION_DAYS
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import Date, DateTime, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.storage.crypto import EncryptedText
@@ -107,6 +107,22 @@ class Feedback(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     helpful: Mapped[bool] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReplyStat(Base):
+    """One reply of the bot, counted for the editors' dashboard (bot/storage/stats.py): the
+    day (not the time), her language, what the bot did and the entry it gave. No contact,
+    no text: nothing here leads to her, so nothing is erased with her."""
+
+    __tablename__ = "reply_stats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    # answered | both | asked_back | dont_know | region_asked | danger
+    outcome: Mapped[str] = mapped_column(String(16))
+    entry_id: Mapped[str | None] = mapped_column(String(128))
+    topic: Mapped[str | None] = mapped_column(String(32))
 
 
 class UnansweredQuestion(Base):

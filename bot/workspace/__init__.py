@@ -35,7 +35,7 @@ SECURITY_HEADERS = {
 
 
 def install(app: FastAPI) -> None:
-    from bot.workspace import api, apidocs, content, export, unanswered, web
+    from bot.workspace import api, apidocs, content, dashboard, export, unanswered, web
 
     app.include_router(web.router)
     app.include_router(api.router)
@@ -43,6 +43,7 @@ def install(app: FastAPI) -> None:
     app.include_router(export.router)  # right of access: her data as a file
     app.include_router(unanswered.router)  # editors: what the bot could not answer
     app.include_router(content.router)  # editors: entries, services, versions
+    app.include_router(dashboard.router)  # editors: conversations, answers, reviews
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):

@@ -25,11 +25,11 @@ from datetime import date
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.referrals.models import User
-from bot.storage.models import Feedback
+from bot.storage.models import Feedback, UnansweredQuestion, utcnow
 from bot.workspace import auth
 from bot.workspace.cases import Refused
 from bot.workspace.deps import Login, check_csrf, db_session, form, web_login
@@ -267,12 +267,14 @@ def _entry_page(request: Request, login: Login, entry_id: str, problems=(), stat
     engine = request.app.state.engine
     kb = _published(request)
     served = content.current(engine, "entry", entry_id)
-    if served is None:
-        raise Refused(404, "There is no such entry.")
     pending = content.draft(engine, "entry", entry_id)
-    data = data or (pending.data if pending else served[1])
-    published_entry = kb.entries[entry_id]
+    if served is None and pending is None:
+        raise Refused(404, "There is no such entry.")
+    data = data or (pending.data if pending else served[1])  # type: ignore[index]
+    published_entry = kb.entries.get(entry_id)  # None: a new entry, not published yet
     shown = Entry.model_validate(data) if _valid_entry(data) else published_entry
+    if shown is None:
+        shown = Entry.model_validate(pending.data)  # type: ignore[union-attr]
     new_hash = source_hash(shown.answer["en"])
     translations = []
     for lang in TRANSLATED_LANGUAGES:
@@ -292,7 +294,7 @@ def _entry_page(request: Request, login: Login, entry_id: str, problems=(), stat
         status=status,
         entry_id=entry_id,
         data=data,
-        version=served[0],
+        version=served[0] if served else 0,
         history=content.history(engine, "entry", entry_id)[:1],
         draft=pending,
         translations=translations,
@@ -301,7 +303,8 @@ def _entry_page(request: Request, login: Login, entry_id: str, problems=(), stat
         regions=REGIONS,
         languages=LANGUAGES,
         states=STATES,
-        english_changed=source_hash(published_entry.answer["en"]) != new_hash,
+        english_changed=published_entry is not None
+        and source_hash(published_entry.answer["en"]) != new_hash,
     )
 
 
@@ -326,6 +329,7 @@ def entry_save(
 ):
     login = web_login(request, db, EDITORS)
     check_csrf(login, data)
+    db.commit()  # the session's touch: content below writes through its own connections
     engine = request.app.state.engine
     action = data.get("action", "save")
     if action == "discard":
@@ -334,10 +338,11 @@ def entry_save(
         db.commit()
         return back(f"/content/entries/{entry_id}", "saved")
     served = content.current(engine, "entry", entry_id)
-    if served is None:
-        raise Refused(404, "There is no such entry.")
     pending = content.draft(engine, "entry", entry_id)
-    edited = entry_from_form(pending.data if pending else served[1], data, login.user.name)
+    if served is None and pending is None:
+        raise Refused(404, "There is no such entry.")
+    base = pending.data if pending else served[1]  # type: ignore[index]
+    edited = entry_from_form(base, data, login.user.name)
     try:
         content.save_draft(engine, "entry", entry_id, edited, login.user.name)
     except content.Invalid as exc:
@@ -356,6 +361,140 @@ def entry_save(
     auth.audit(db, login.user, "content_publish", detail=f"entry {entry_id} version {version}")
     db.commit()
     return back(f"/content/entries/{entry_id}", "published")
+
+
+# -- a new entry ----------------------------------------------------------------------------
+def new_entry_data(f: dict[str, str], owner: str) -> dict:
+    """A new entry's data from the "new entry" form (the fields the schema requires)."""
+    base = {
+        "id": f.get("id", "").strip(),
+        "topic": f.get("topic", ""),
+        "owner": owner,
+        "last_reviewed": date.today().isoformat(),
+        "region": "all",
+        "services": [],
+        "sources": [],
+        "title": {"en": "", "da": ""},
+        "answer": {"en": "", "da": ""},
+        "translations": {},
+        "questions": {},
+    }
+    return entry_from_form(base, f, owner)
+
+
+@router.get("/workspace/content/new", include_in_schema=False)
+def new_entry_page(request: Request, ids: str = "", db: Session = Depends(db_session)):
+    """The form for a new entry; `ids`: unanswered questions to start its example questions."""
+    login = web_login(request, db, EDITORS)
+    questions = unanswered_texts(db, ids)
+    db.commit()
+    return page(
+        request,
+        "content_new.html",
+        login,
+        data=None,
+        questions=questions,
+        ids=ids,
+        topics=TOPICS,
+        languages=LANGUAGES,
+        problems={},
+    )
+
+
+@router.post("/workspace/content/new", include_in_schema=False)
+def new_entry(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
+    login = web_login(request, db, EDITORS)
+    check_csrf(login, data)
+    db.commit()  # the session's touch: content below writes through its own connections
+    engine = request.app.state.engine
+    entry = new_entry_data(data, login.user.name)
+    problems: list[Problem] = []
+    if content.current(engine, "entry", entry["id"]) or content.draft(engine, "entry", entry["id"]):
+        problems.append(Problem(entry["id"], "id", "an entry with this id exists already"))
+    if not problems:
+        try:
+            content.save_draft(engine, "entry", entry["id"], entry, login.user.name)
+        except content.Invalid as exc:
+            problems = exc.problems
+    if problems:
+        questions = {lang: entry["questions"].get(lang, []) for lang in LANGUAGES}
+        db.commit()
+        return page(
+            request,
+            "content_new.html",
+            login,
+            status=422,
+            data=entry,
+            questions=questions,
+            ids=data.get("ids", ""),
+            topics=TOPICS,
+            languages=LANGUAGES,
+            problems=_by_loc(problems),
+        )
+    dismiss_unanswered(db, data.get("ids", ""))
+    auth.audit(db, login.user, "content_draft", detail=f"new entry {entry['id']}")
+    db.commit()
+    return back(f"/content/entries/{entry['id']}", "draft_saved")
+
+
+def _ids(ids: str) -> list[int]:
+    return [int(x) for x in ids.split(",") if x.strip().isdigit()][:1000]
+
+
+def unanswered_texts(db: Session, ids: str) -> dict[str, list[str]]:
+    """The words of unanswered questions (by row id), per language, each once."""
+    out: dict[str, list[str]] = {}
+    if not _ids(ids):
+        return out
+    rows = db.scalars(
+        select(UnansweredQuestion).where(
+            UnansweredQuestion.id.in_(_ids(ids)), UnansweredQuestion.dismissed_at.is_(None)
+        )
+    )
+    for row in rows:
+        text = " ".join(row.text.split())
+        if text and text not in out.setdefault(row.language, []):
+            out[row.language].append(text)
+    return out
+
+
+def dismiss_unanswered(db: Session, ids: str) -> None:
+    """The questions an editor turned into content leave the unanswered list."""
+    if _ids(ids):
+        db.execute(
+            update(UnansweredQuestion)
+            .where(UnansweredQuestion.id.in_(_ids(ids)), UnansweredQuestion.dismissed_at.is_(None))
+            .values(dismissed_at=utcnow())
+        )
+
+
+@router.post("/workspace/content/add-questions", include_in_schema=False)
+def add_questions(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
+    """An unanswered group's questions become example questions in an entry's draft."""
+    login = web_login(request, db, EDITORS)
+    check_csrf(login, data)
+    db.commit()  # the session's touch: content below writes through its own connections
+    engine = request.app.state.engine
+    entry_id = data.get("entry_id", "")
+    served = content.current(engine, "entry", entry_id)
+    if served is None:
+        raise Refused(404, "Choose an entry to add the questions to.")
+    pending = content.draft(engine, "entry", entry_id)
+    entry = copy.deepcopy(pending.data if pending else served[1])
+    added = 0
+    found = unanswered_texts(db, data.get("ids", ""))
+    db.commit()
+    for lang, texts in found.items():
+        have = entry["questions"].setdefault(lang, [])
+        for text in texts:
+            if text.casefold() not in {q.casefold() for q in have}:
+                have.append(text)
+                added += 1
+    content.save_draft(engine, "entry", entry_id, entry, login.user.name)
+    dismiss_unanswered(db, data.get("ids", ""))
+    auth.audit(db, login.user, "content_draft", detail=f"entry {entry_id}: {added} questions added")
+    db.commit()
+    return back(f"/content/entries/{entry_id}", "questions_added")
 
 
 # -- one service ----------------------------------------------------------------------------
@@ -399,6 +538,7 @@ def service_save(
 ):
     login = web_login(request, db, EDITORS)
     check_csrf(login, data)
+    db.commit()  # the session's touch: content below writes through its own connections
     engine = request.app.state.engine
     action = data.get("action", "save")
     if action == "discard":
@@ -456,6 +596,7 @@ def restore_version(
 ):
     login = web_login(request, db, EDITORS)
     check_csrf(login, data)
+    db.commit()  # the session's touch: content below writes through its own connections
     kind = _kind(kinds)
     wanted = data.get("version", "")
     if not wanted.isdigit():

@@ -202,7 +202,16 @@ def unanswered_page(request: Request, language: str = "", db: Session = Depends(
         threshold=THRESHOLD,
         reasons=REASONS,
         dismissed=int(dismissed) if dismissed.isdigit() else None,
+        entry_ids=_entry_ids(request),
     )
+
+
+def _entry_ids(request: Request) -> list[str]:
+    """The published entries, for "add as example questions"."""
+    from knowledge import content
+
+    kb = content.published(request.app.state.engine)
+    return sorted(kb.entries) if kb is not None else []
 
 
 @router.post("/workspace/unanswered/dismiss", include_in_schema=False)

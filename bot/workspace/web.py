@@ -56,6 +56,8 @@ NOTICES = {
     "saved": "Saved.",
     "draft_saved": "Draft saved. The bot still gives the published version until you publish.",
     "published": "Published. The bot gives the new version from its next answer.",
+    "questions_added": "The questions were added to the draft's example questions: check them for "
+    "names or anything else that could identify her, then publish.",
     "restored": "Restored: the chosen version is published again as the newest.",
     "logged_out": "You are logged out.",
     "expired": "Your session has ended. Please log in again.",
