@@ -614,6 +614,16 @@ def import_yaml(engine: Engine, kb: KnowledgeBase, author: str = REPOSITORY) -> 
     return done
 
 
+def warnings_for(kb: KnowledgeBase, entry_id: str, entry: Entry | None = None) -> list[str]:
+    """The validator's warnings about one entry (as it is, or as `entry` would make it):
+    promise words nobody has confirmed, long button titles, too few example questions.
+    Publishing is not refused for them; the editor sees them."""
+    if entry is not None:
+        kb = replaced(kb, "entry", entry_id, entry)
+    prefix = f"{entry_id}:"
+    return [w.removeprefix(prefix).strip() for w in check(kb).warnings if w.startswith(prefix)]
+
+
 def entries_by_service(kb: KnowledgeBase, service_id: str) -> list[str]:
     return sorted(eid for eid, e in kb.entries.items() if service_id in e.services)
 

@@ -28,6 +28,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.referrals.hours import aware
 from bot.referrals.models import User
 from bot.storage.models import Feedback, UnansweredQuestion, utcnow
 from bot.workspace import auth
@@ -287,6 +288,7 @@ def _entry_page(request: Request, login: Login, entry_id: str, problems=(), stat
                 diff = word_diff(old_text, shown.answer["en"])
         translations.append({"lang": lang, "t": t or {}, "state": state, "diff": diff})
     flags = list(problems) + _flags_for(request, kb, entry_id)
+    warnings = content.warnings_for(kb, entry_id, shown)
     return page(
         request,
         "content_entry.html",
@@ -303,6 +305,7 @@ def _entry_page(request: Request, login: Login, entry_id: str, problems=(), stat
         regions=REGIONS,
         languages=LANGUAGES,
         states=STATES,
+        warnings=warnings,
         english_changed=published_entry is not None
         and source_hash(published_entry.answer["en"]) != new_hash,
     )
@@ -706,6 +709,9 @@ def _api_item(kind: str):
         facts = (body or {}).get("facts_changed")
         if facts is not None and not isinstance(facts, bool):
             raise Refused(400, "facts_changed is true or false.")
+        engine = request.app.state.engine
+        if content.current(engine, kind, key) is None and content.draft(engine, kind, key) is None:
+            raise Refused(404, f"There is no {kind} {key!r}.")
         try:
             version = content.publish(request.app.state.engine, kind, key, user.name, facts)
         except content.Invalid as exc:
@@ -724,7 +730,7 @@ def _api_item(kind: str):
                     "version": v.version,
                     "author": v.author,
                     "note": v.note,
-                    "created_at": v.created_at.isoformat(),
+                    "created_at": aware(v.created_at).isoformat(),
                 }
                 for v in found
             ]
@@ -737,6 +743,8 @@ def _api_item(kind: str):
         user: User = Depends(editor_token),
         db: Session = Depends(db_session),
     ):
+        if content.current(request.app.state.engine, kind, key) is None:
+            raise Refused(404, f"There is no {kind} {key!r}.")
         try:
             new = content.restore(request.app.state.engine, kind, key, version, user.name)
         except content.Invalid as exc:
@@ -745,11 +753,15 @@ def _api_item(kind: str):
         db.commit()
         return {"version": new}
 
-    return get_item, put_draft, publish, list_versions, restore
+    def discard(key: str, request: Request, user: User = Depends(editor_token)):
+        content.discard_draft(request.app.state.engine, kind, key)
+        return {"draft": False}
+
+    return get_item, put_draft, publish, list_versions, restore, discard
 
 
 for _kinds, _kind_name in KINDS.items():
-    _get, _put, _publish, _versions, _restore = _api_item(_kind_name)
+    _get, _put, _publish, _versions, _restore, _discard = _api_item(_kind_name)
     _base = f"/api/v1/{_kinds}/{{key}}"
     router.add_api_route(
         _base,
@@ -764,6 +776,13 @@ for _kinds, _kind_name in KINDS.items():
         methods=["PUT"],
         tags=["editors"],
         summary=f"Save a draft of the {_kind_name}",
+    )
+    router.add_api_route(
+        f"{_base}/draft",
+        _discard,
+        methods=["DELETE"],
+        tags=["editors"],
+        summary=f"Discard the {_kind_name}'s draft",
     )
     router.add_api_route(
         f"{_base}/publish",

@@ -93,7 +93,8 @@ def test_an_editor_sees_the_questions_grouped_and_sets_a_group_aside(chromium, s
     expect(dentist).to_contain_text("asked back")
     expect(dentist).not_to_contain_text(LIBRARY)
     expect(rows.filter(has_text=LIBRARY).locator("td.size")).to_have_text("1")
-    expect(page.get_by_text("content editing pages, which do not exist yet")).to_be_visible()
+    expect(dentist.get_by_role("button", name="Add as example questions")).to_be_visible()
+    expect(dentist.get_by_role("link", name="New entry from these")).to_be_visible()
     page.screenshot(path=screenshots / "unanswered.png", full_page=True)
 
     dentist.get_by_role("button", name="Set aside").click()

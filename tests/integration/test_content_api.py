@@ -162,3 +162,16 @@ def test_an_unanswered_group_becomes_example_questions_and_then_a_new_entry(site
     assert api.get("/api/v1/entries/everyday-dogs-on-buses?draft=true").json()["title"]["da"] == (
         "Hunde i bussen"
     )
+
+
+def test_a_draft_can_be_discarded_through_the_api(site):
+    _, _, _, api, _ = site
+    entry = api.get(f"/api/v1/entries/{HOTLINE}").json()
+    entry["questions"]["en"].append("who picks up at 1888")
+    api.put(f"/api/v1/entries/{HOTLINE}/draft", json=entry)
+    assert api.delete(f"/api/v1/entries/{HOTLINE}/draft").json() == {"draft": False}
+    r = api.post(f"/api/v1/entries/{HOTLINE}/publish")
+    assert (
+        r.status_code == 422
+        and r.json()["problems"][0]["message"] == "there is no draft to publish"
+    )
