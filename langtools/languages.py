@@ -19,3 +19,16 @@ NAMES = {
     "tr": "Türkçe",
     "ti": "ትግርኛ",
 }
+# each one's name in English, for staff (the workspace, its plots, reasons it gives)
+ENGLISH = {
+    "en": "English",
+    "da": "Danish",
+    "ar": "Arabic",
+    "so": "Somali",
+    "uk": "Ukrainian",
+    "fa": "Farsi",
+    "prs": "Dari",
+    "ur": "Urdu",
+    "tr": "Turkish",
+    "ti": "Tigrinya",
+}

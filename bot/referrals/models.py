@@ -73,7 +73,10 @@ class Case(Base):
         ForeignKey("contacts.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[str] = mapped_column(String(20))
-    language: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(8))  # hers: the bot's notices use it
+    # the language counsellors write to her in, when a transfer to another language's queue
+    # set it (she reads it too); None: her own. The queue routes by `routing_language`.
+    write_in: Mapped[str | None] = mapped_column(String(8))
     topic: Mapped[str] = mapped_column(String(20), default="other")
     priority: Mapped[int] = mapped_column(Integer, default=NORMAL)
     woman_counsellor: Mapped[bool | None] = mapped_column(Boolean)
@@ -95,6 +98,12 @@ class Case(Base):
 
     contact: Mapped[Contact] = relationship()
     counsellor: Mapped[User | None] = relationship()
+
+    @property
+    def routing_language(self) -> str:
+        """The language a counsellor must write in to take this case."""
+        return self.write_in or self.language
+
     notes: Mapped[list[CaseNote]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="CaseNote.id"
     )

@@ -41,6 +41,7 @@ from bot.referrals.models import (
 )
 from bot.storage.models import Contact
 from bot.storage.status import CASE, CaseStatus
+from langtools.languages import ENGLISH
 
 
 class QueueError(Exception):
@@ -168,7 +169,7 @@ def waiting_ahead(db: Session, case: Case) -> int:
             .select_from(Case)
             .where(
                 Case.status == "waiting",
-                Case.language == case.language,
+                routing_language() == case.routing_language,
                 Case.id != case.id,
                 or_(
                     Case.priority > case.priority,
@@ -197,7 +198,7 @@ QUEUE_ORDER = (Case.priority.desc(), Case.created_at.asc(), Case.id.asc())
 def eligible(user: User, c=Case):
     """SQL condition: cases (of entity `c`, Case or an alias) this counsellor may be offered."""
     langs, topics = user.language_list, user.topic_list
-    speaks = c.language.in_(langs) if langs else false()
+    speaks = routing_language(c).in_(langs) if langs else false()
     covers = c.topic.in_(topics) if topics else true()
     routed = or_(and_(speaks, covers), c.escalated_at.is_not(None))
     if not user.is_woman:
@@ -213,8 +214,28 @@ def may_take(user: User, case: Case) -> bool:
         return False
     if case.escalated_at is not None:
         return True
+    return cannot_take(user, case) is None
+
+
+def routing_language(c=Case):
+    """SQL twin of Case.routing_language."""
+    return func.coalesce(c.write_in, c.language)
+
+
+def cannot_take(user: User, case: Case) -> str | None:
+    """Why this colleague may not be given the case (None: she may): a transfer that
+    strands her with someone who cannot read her is refused with the reason."""
+    if user.role == "editor" or not user.active:
+        return "does not take cases"
+    if case.woman_counsellor and not user.is_woman:
+        return "she asked for a woman counsellor"
+    language = case.routing_language
+    if language not in user.language_list:
+        return f"does not write {ENGLISH.get(language, language)}"
     topics = user.topic_list
-    return case.language in user.language_list and (not topics or case.topic in topics)
+    if topics and case.topic not in topics:
+        return f"does not cover {case.topic}"
+    return None
 
 
 def offered(db: Session, user: User, limit: int = 50) -> list[Case]:
@@ -313,16 +334,14 @@ def transfer(
         _held_by(case, user)
     now = _now(now)
     if to_user is not None:
-        if not to_user.active or to_user.role == "editor":
-            raise QueueError(f"{to_user.username} cannot take cases")
-        if case.woman_counsellor and not to_user.is_woman:
-            raise QueueError("she asked for a woman counsellor")
+        if (why := cannot_take(to_user, case)) is not None:
+            raise QueueError(why if why.startswith("she") else f"{to_user.name} {why}")
         CASE.move(case, CaseStatus.ASSIGNED)
         _holds_end(db, [case.id], now)
         _hold_starts(db, case.id, to_user.id, now)
         case.assigned_to, case.assigned_at = to_user.id, now
-    elif to_language:
-        case.language = to_language
+    elif to_language:  # her language stays hers; counsellors write in this one
+        case.write_in = None if to_language == case.language else to_language
         CASE.move(case, CaseStatus.WAITING)
         _holds_end(db, [case.id], now)
         case.assigned_to, case.assigned_at = None, None

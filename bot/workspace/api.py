@@ -27,7 +27,12 @@ class Text(BaseModel):
 
 class Transfer(BaseModel):
     to_user: str | None = Field(None, description="a colleague's username")
-    to_language: str | None = Field(None, description="a language code, e.g. 'fa'")
+    to_language: str | None = Field(
+        None,
+        description="a language's queue, e.g. 'en': she keeps her language, "
+        "counsellors write to her in this one",
+    )
+    reason: str = Field("", max_length=500, description="kept as a note on the case")
 
 
 class Resolve(BaseModel):
@@ -108,9 +113,21 @@ def release(case_id: int, who: Login = Depends(login), db: Session = Depends(db_
 def transfer(
     case_id: int, body: Transfer, who: Login = Depends(login), db: Session = Depends(db_session)
 ):
-    case = cases.transfer(db, who.user, case_id, to_user=body.to_user, to_language=body.to_language)
+    case = cases.transfer(
+        db,
+        who.user,
+        case_id,
+        to_user=body.to_user,
+        to_language=body.to_language,
+        reason=body.reason,
+    )
     db.commit()
-    return {"id": case.id, "status": case.status, "language": case.language}
+    return {
+        "id": case.id,
+        "status": case.status,
+        "language": case.language,
+        "write_in": case.routing_language,
+    }
 
 
 @router.post("/cases/{case_id}/resolve", summary="Resolve with an outcome; the bot resumes")

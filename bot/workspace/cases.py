@@ -107,7 +107,7 @@ def queue_rows(
     elif status in STATUSES:
         q = q.where(Case.status == status)
     if language:
-        q = q.where(Case.language == language)
+        q = q.where(queue.routing_language() == language)
     if topic:
         q = q.where(Case.topic == topic)
     mine = Case.assigned_to == user.id
@@ -164,6 +164,7 @@ def case_summary(
         "id": c.id,
         "status": c.status,
         "language": c.language,
+        "write_in": c.routing_language,  # the language to write to her in
         "topic": c.topic,
         "priority": PRIORITY_NAMES.get(c.priority, "normal"),
         "channel": c.channel,
@@ -341,7 +342,11 @@ def transfer(
     *,
     to_user: str | int | None = None,
     to_language: str | None = None,
+    reason: str = "",
 ) -> Case:
+    """To a colleague who writes her language and covers the topic, or to another language's
+    queue (her language stays hers; the next counsellor writes in that one). The reason is
+    kept as a note on the case, and she is told that another counsellor will answer."""
     case = get_case(db, user, case_id)
     colleague = None
     if to_user not in (None, ""):
@@ -353,13 +358,23 @@ def transfer(
         )
         if colleague is None:
             raise Refused(400, "No such colleague.")
+    if to_language and to_language not in labels.LANGUAGE_CODES:
+        raise Refused(400, "No such language.")
     _guard(queue.transfer, db, case, user, to_user=colleague, to_language=to_language or None)
-    audit(
+    where = (
+        f"to {colleague.name}"
+        if colleague
+        else f"to the {labels.LANGUAGES.get(to_language or '', to_language)} queue"
+    )
+    reason = " ".join(reason.split())[:500]
+    note = f"Transferred {where}: {reason or '(no reason given)'}"
+    db.add(CaseNote(case_id=case.id, user_id=user.id, text=note))
+    audit(db, user, "transfer", case.id, f"{where}: {reason}"[:200])
+    outbox.enqueue(
         db,
-        user,
-        "transfer",
-        case.id,
-        f"to {colleague.username}" if colleague else f"to language {to_language}",
+        case.contact,
+        [outbox.Reply(texts.text("utter_handoff_transferred", case.language), kind="notice")],
+        language=case.language,
     )
     return case
 

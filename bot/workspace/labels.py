@@ -4,21 +4,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from langtools.langid import NAMES, SUPPORTED
+from langtools.languages import ENGLISH
 
 CPH = ZoneInfo("Europe/Copenhagen")
 
-LANGUAGES = {
-    "en": "English",
-    "da": "Danish",
-    "ar": "Arabic",
-    "so": "Somali",
-    "uk": "Ukrainian",
-    "fa": "Farsi",
-    "prs": "Dari",
-    "ur": "Urdu",
-    "tr": "Turkish",
-    "ti": "Tigrinya",
-}
+LANGUAGES = ENGLISH
 LANGUAGE_CODES = tuple(SUPPORTED)
 # written right to left: a text known to be in one of these is shown rtl even when it starts
 # with a Danish term (dir="auto" would take the term's direction)

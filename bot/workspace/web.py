@@ -50,7 +50,8 @@ NOTICES = {
     "replied": "Your reply is on its way to her.",
     "noted": "Note saved. Notes are never sent to her.",
     "released": "The case is back in the queue, in its old place.",
-    "transferred": "The case has been transferred.",
+    "transferred": "The case has been transferred. She has been told that another counsellor "
+    "will answer.",
     "resolved": "The case is resolved. She has been told that the bot answers again.",
     "consent": "Her consent has been recorded.",
     "saved": "Saved.",
@@ -243,8 +244,9 @@ def case_page(case_id: int, request: Request, db: Session = Depends(db_session))
     login = web_login(request, db, ("counsellor", "admin"))
     detail = cases.case_detail(db, login.user, case_id, hash_key=hash_key(request))
     case = cases.get_case(db, login.user, case_id)
-    colleagues = list(
-        db.scalars(
+    colleagues = [
+        (u, queue.cannot_take(u, case))  # a colleague who cannot take it is shown, disabled
+        for u in db.scalars(
             select(User)
             .where(
                 User.active.is_(True),
@@ -253,8 +255,8 @@ def case_page(case_id: int, request: Request, db: Session = Depends(db_session))
             )
             .order_by(User.username)
         )
-    )
-    canned = cases.canned_for(db, case.language)
+    ]
+    canned = cases.canned_for(db, case.routing_language)
     db.commit()
     return page(request, "case.html", login, case=detail, colleagues=colleagues, canned=canned)
 
@@ -326,6 +328,7 @@ def transfer(
         case_id,
         to_user=data.get("to_user") or None,
         to_language=data.get("to_language") or None,
+        reason=data.get("reason", ""),
     )
     db.commit()
     return back("/queue", "transferred")

@@ -406,3 +406,51 @@ def test_an_edited_canned_reply_keeps_its_language(chromium, site, screenshots):
         assert db.scalars(select(CannedReply.language)).all() == ["ar"]
     assert not errors and not errors2, errors + errors2
     context.close()
+
+
+def test_a_transfer_goes_only_to_someone_who_can_read_her_and_she_is_told(
+    chromium, site, screenshots
+):
+    url, engine, tg, _ = site
+    with Session(engine) as db:
+        auth.create_user(
+            db, "sahra", PASSWORD, languages="so,en", is_woman=True, display_name="Sahra"
+        )
+        db.commit()
+    case_id = make_case(engine)  # Arabic, violence, she asked for a woman
+    claim_for(engine, "amal", case_id)
+    context, page, errors = browser_page(chromium)
+    login(page, url, "amal")
+    page.goto(f"{url}/workspace/cases/{case_id}")
+
+    colleague = page.get_by_label("To a colleague")
+    sahra = colleague.locator("option", has_text="Sahra")
+    expect(sahra).to_be_disabled()
+    expect(sahra).to_contain_text("does not write Arabic")
+    expect(colleague.locator("option", has_text="Noor Haddad")).to_be_enabled()
+
+    page.get_by_label("or to the queue of another language she reads").select_option("en")
+    page.get_by_label("Why (kept as a note for the next counsellor)").fill(
+        "she reads English better than Arabic script"
+    )
+    page.get_by_role("button", name="Transfer").click()
+    expect(page.get_by_role("status").first).to_contain_text(
+        "She has been told that another counsellor will answer"
+    )
+    told = texts.text("utter_handoff_transferred", "ar")  # in her language, not English
+    wait_for(lambda: [m["text"] for m in tg.chat(CHAT_ID)] == [told], 10, "the transfer notice")
+
+    other, english, _ = browser_page(chromium)
+    login(english, url, "sahra")
+    english.goto(f"{url}/workspace/cases/{case_id}")
+    expect(english.locator("#write-in")).to_have_text("write to her in English")
+    expect(
+        english.get_by_text("Transferred to the English queue: she reads English")
+    ).to_be_visible()
+    english.screenshot(path=screenshots / "transferred.png", full_page=True)
+    with Session(engine) as db:
+        case = db.get(Case, case_id)
+        assert (case.language, case.write_in, case.status) == ("ar", "en", "waiting")
+    assert not errors, errors
+    other.close()
+    context.close()

@@ -53,6 +53,7 @@ RESERVED = {
     "utter_handoff_closed",
     "utter_handoff_already",
     "utter_handoff_resolved",
+    "utter_handoff_transferred",
     "utter_handoff_unavailable",
     "utter_default",
 }

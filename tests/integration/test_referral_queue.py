@@ -233,9 +233,25 @@ def test_transfer_to_a_colleague_or_to_another_language(sessions):
         transfer(db, case, amal, to_user=huda)
         assert (case.status, case.assigned_to) == ("assigned", huda.id)
         transfer(db, case, huda, to_language="fa")
-        assert (case.status, case.language, case.assigned_to) == ("waiting", "fa", None)
+        # she keeps her language (the bot's notices to her); counsellors now write in Farsi
+        assert (case.status, case.language, case.write_in) == ("waiting", "ar", "fa")
+        assert case.assigned_to is None
         assert claim_next(db, amal) is None
         assert claim_next(db, farsi).id == case.id
+
+
+def test_a_transfer_never_strands_her_with_someone_who_cannot_read_her(sessions):
+    with sessions() as db:
+        amal = counsellor(db, "amal")  # Arabic
+        sahra = counsellor(db, "sahra", languages="so,en")
+        nadia = counsellor(db, "nadia", languages="ar", topics="health")
+        case = case_for(db)  # Arabic, violence
+        claim(db, amal, case.id)
+        with pytest.raises(QueueError, match="sahra does not write Arabic"):
+            transfer(db, case, amal, to_user=sahra)
+        with pytest.raises(QueueError, match="nadia does not cover violence"):
+            transfer(db, case, amal, to_user=nadia)
+        assert (case.status, case.assigned_to) == ("assigned", amal.id)  # still hers
 
 
 def test_resolve_records_the_outcome_and_refuses_a_referral_without_a_service(sessions):

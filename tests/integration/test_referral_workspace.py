@@ -27,6 +27,7 @@ from bot.storage.db import make_engine, migrate
 from bot.storage.models import Contact, Message
 from bot.workspace import auth
 from bot.workspace import cases as ws_cases
+from common import texts
 from gateway.app import create_app
 from tests.support.servers import serve
 
@@ -506,11 +507,38 @@ def test_transfer_to_another_language_moves_it_to_that_queue(world):
     client.post(f"/workspace/cases/{case_id}/claim", data={"csrf": csrf})
     r = client.post(
         f"/workspace/cases/{case_id}/transfer",
-        data={"csrf": csrf, "to_user": "", "to_language": "fa"},
+        data={"csrf": csrf, "to_user": "", "to_language": "fa", "reason": "she reads Farsi"},
     )
     assert r.status_code == 303
     farsi, _ = world.login("parisa")
     assert [c["id"] for c in farsi.get("/workspace/queue.json").json()["cases"]] == [case_id]
+    case = farsi.get(f"/workspace/cases/{case_id}").text
+    assert "write to her in Farsi" in case  # and her language stays Arabic
+    assert "Transferred to the Farsi queue: she reads Farsi" in case  # the note
+    with world.db() as db:
+        told = db.scalars(
+            select(Message.text).where(Message.direction == "out", Message.kind == "notice")
+        ).all()
+    assert texts.text("utter_handoff_transferred", "ar") in told  # in her language
+
+
+def test_a_colleague_who_cannot_read_her_is_offered_disabled_with_the_reason(world):
+    world.user("amal")
+    world.user("sahra", languages="so,en")
+    case_id = world.case("ar")
+    client, csrf = world.login("amal")
+    client.post(f"/workspace/cases/{case_id}/claim", data={"csrf": csrf})
+    page = client.get(f"/workspace/cases/{case_id}").text
+    assert re.search(
+        r'<option value="\d+" disabled>sahra \(so,en, woman\): does not write Arabic', page
+    )
+    with world.db() as db:
+        sahra_id = db.scalar(select(User.id).where(User.username == "sahra"))
+    r = client.post(
+        f"/workspace/cases/{case_id}/transfer", data={"csrf": csrf, "to_user": str(sahra_id)}
+    )
+    assert r.status_code == 409, r.text  # refused; the case stays hers
+    assert "does not write Arabic" in r.text
 
 
 def test_admin_manages_counsellors_and_opening_hours(world):
