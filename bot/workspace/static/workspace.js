@@ -44,7 +44,10 @@
     setTimeout(tick, EVERY_MS);
   }
 
-  // Queue: rebuild the rows from /workspace/queue.json.
+  // Queue: rows updated in place from /workspace/queue.json. A row, or a cell, is touched
+  // only when what it shows changed, and the focused element keeps the focus, so keyboard
+  // and screen-reader users can work the queue while it updates; new cases are announced
+  // in a polite live region.
   const queue = document.getElementById("queue-rows");
   if (queue) {
     const table = queue.closest("table");
@@ -52,31 +55,66 @@
     document.querySelectorAll("#f-language option").forEach(o => { if (o.value) lang[o.value] = o.textContent; });
     const topic = {};
     document.querySelectorAll("#f-topic option").forEach(o => { if (o.value) topic[o.value] = o.textContent; });
+    const LABELS = ["Case", "Priority", "Language", "Topic", "Waiting", "Her wishes", "Status", "Action"];
+    const text = node => node.textContent.replace(/\s+/g, " ").trim();
+    function row(c) {
+      const link = el("a", { href: "/workspace/cases/" + c.id }, "#" + c.id);
+      const prio = [el("span", { class: "badge p-" + c.priority }, L.priority[c.priority])];
+      if (c.escalated) prio.push(" ", el("span", { class: "badge esc" }, "waited long"));
+      const wishes = [c.woman_counsellor ? "a woman counsellor" : "", c.contact_later ? "may be contacted later" : ""].filter(Boolean).join("; ");
+      let status = L.status[c.status] || c.status;
+      if (c.assigned_to) status += " · " + (c.mine ? "you" : c.assigned_to);
+      let language = lang[c.language] || c.language;
+      if (c.write_in && c.write_in !== c.language) language += " · write in " + (lang[c.write_in] || c.write_in);
+      const action = c.can_claim
+        ? el("form", { method: "post", action: "/workspace/cases/" + c.id + "/claim" },
+            el("input", { type: "hidden", name: "csrf", value: csrf }), el("button", { type: "submit" }, "Claim"))
+        : el("a", { href: "/workspace/cases/" + c.id }, "Open");
+      const waiting = c.waiting_minutes !== null ? c.waiting_minutes + " min"
+        : c.unanswered_minutes !== null ? el("span", { class: "badge unanswered" }, "she waits for an answer: " + c.unanswered_minutes + " min")
+        : "–";
+      const cells = [[link], prio, [language], [topic[c.topic] || c.topic], [waiting], [wishes], [status], [action]];
+      return cells.map((content, i) => el("td", { "data-label": LABELS[i] }, ...content));
+    }
+    // the cases the page was rendered with: a case not among them, or among later updates, is new
+    let known = new Set([...queue.querySelectorAll("tr[data-id]")].map(tr => tr.dataset.id));
     poll(table.dataset.poll, data => {
-      const rows = data.cases.map(c => {
-        const link = el("a", { href: "/workspace/cases/" + c.id }, "#" + c.id);
-        const prio = el("td", {}, el("span", { class: "badge p-" + c.priority }, L.priority[c.priority]));
-        if (c.escalated) prio.append(" ", el("span", { class: "badge esc" }, "waited long"));
-        const wishes = [c.woman_counsellor ? "a woman counsellor" : "", c.contact_later ? "may be contacted later" : ""].filter(Boolean).join("; ");
-        let status = L.status[c.status] || c.status;
-        if (c.assigned_to) status += " · " + (c.mine ? "you" : c.assigned_to);
-        let action;
-        if (c.can_claim) {
-          action = el("form", { method: "post", action: "/workspace/cases/" + c.id + "/claim" },
-            el("input", { type: "hidden", name: "csrf", value: csrf }), el("button", { type: "submit" }, "Claim"));
+      const focused = document.activeElement;
+      const rows = new Map();
+      queue.querySelectorAll("tr[data-id]").forEach(tr => rows.set(tr.dataset.id, tr));
+      const fresh = [];
+      data.cases.forEach((c, i) => {
+        const id = String(c.id);
+        let tr = rows.get(id);
+        const cells = row(c);
+        if (!tr) {
+          tr = el("tr", { "data-id": id }, ...cells);
+          if (!known.has(id)) fresh.push(c);
         } else {
-          action = el("a", { href: "/workspace/cases/" + c.id }, "Open");
+          cells.forEach((td, k) => {  // only the cells whose text changed
+            const old = tr.children[k];
+            if (!old) tr.append(td);
+            else if (text(old) !== text(td)) old.replaceChildren(...td.childNodes);
+          });
+          rows.delete(id);
         }
-        return el("tr", { class: "p-" + c.priority + (c.mine ? " mine" : "") },
-          el("td", {}, link), prio, el("td", {}, lang[c.language] || c.language),
-          el("td", {}, topic[c.topic] || c.topic),
-          el("td", {}, c.waiting_minutes !== null ? c.waiting_minutes + " min"
-            : c.unanswered_minutes !== null ? el("span", { class: "badge unanswered" }, "she waits for an answer: " + c.unanswered_minutes + " min")
-            : "–"),
-          el("td", {}, wishes), el("td", {}, status), el("td", {}, action));
+        tr.className = "p-" + c.priority + (c.mine ? " mine" : "");
+        const at = queue.querySelectorAll("tr[data-id]")[i];
+        if (at !== tr) queue.insertBefore(tr, at || null);
       });
-      if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: "8", class: "empty" }, "No cases here right now.")));
-      queue.replaceChildren(...rows);
+      rows.forEach(tr => tr.remove());  // gone from the queue
+      let empty = queue.querySelector("tr:not([data-id])");
+      if (data.cases.length && empty) empty.remove();
+      if (!data.cases.length && !empty) queue.append(el("tr", {}, el("td", { colspan: "8", class: "empty" }, "No cases here right now.")));
+      if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus({ preventScroll: true });
+      data.cases.forEach(c => known.add(String(c.id)));
+      if (fresh.length) {
+        const news = document.getElementById("queue-news");
+        const first = fresh[0];
+        if (news) news.textContent = fresh.length === 1
+          ? "New case #" + first.id + ": " + L.priority[first.priority] + ", " + (lang[first.language] || first.language)
+          : fresh.length + " new cases";
+      }
       const status = document.getElementById("queue-status");
       if (status) status.textContent = data.waiting + " waiting · updates every few seconds";
       document.title = (data.waiting ? "(" + data.waiting + ") " : "") + "Queue · Counsellor workspace";
