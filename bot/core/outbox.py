@@ -64,6 +64,7 @@ def enqueue(
     reply_to: Message | None = None,
     language: str | None = None,
     in_band: bool = False,
+    sender: str | None = None,
 ) -> list[Message]:
     """Stores the replies in order; the caller commits, then wakes the delivery worker.
     `in_band`: REST replies returned in the HTTP answer to her message (already `sent`);
@@ -81,6 +82,7 @@ def enqueue(
             language=language or (reply_to.language if reply_to else contact.language),
             payload=json.dumps(list(r.buttons)) if r.buttons else None,
             status=status,
+            sender=sender,
         )
         db.add(row)
         rows.append(row)

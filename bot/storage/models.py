@@ -80,6 +80,8 @@ class Message(Base):
     text: Mapped[str] = mapped_column(EncryptedText, default="")
     payload: Mapped[str | None] = mapped_column(EncryptedText)  # buttons etc., JSON
     language: Mapped[str | None] = mapped_column(String(8))
+    # a counsellor's message: her display name, for the transcript (None: the bot or her)
+    sender: Mapped[str | None] = mapped_column(String(100))
     # a MessageStatus, changed only through bot/storage/status.py (the transition table)
     status: Mapped[str] = mapped_column(String(16), default="received")
     # when the platform wrote the delivery report that set `status` (None: ours, or a report

@@ -202,6 +202,7 @@ def transcript(db: Session, case: Case, after_id: int = 0) -> list[dict]:
                 "id": m.id,
                 "direction": m.direction,
                 "kind": m.kind,
+                "sender": m.sender,
                 "text": m.text,
                 # her own words: as she typed them; ours and the bot's: her language's way
                 "dir": "auto" if m.direction == "in" else labels.direction(m.language),
@@ -232,6 +233,8 @@ def case_detail(
         }
         for n in case.notes
     ]
+    data["earlier"] = earlier_cases(db, case)
+    data["timeline"] = timeline(data["transcript"], case, data["earlier"])
     data["identifier"] = identifier(db, user, case, hash_key) if case.show_identifier else None
     data["show_identifier"] = case.show_identifier
     data["held_by_me"] = case.status in ("assigned", "active") and (
@@ -239,6 +242,60 @@ def case_detail(
     )
     data["can_claim"] = case.status == "waiting" and queue.may_take(user, case)
     return data
+
+
+def earlier_cases(db: Session, case: Case) -> list[dict]:
+    """Her earlier cases, newest first, with their outcomes and notes: whoever may open this
+    case sees them, so a woman who comes back need not tell everything again."""
+    rows = db.scalars(
+        select(Case)
+        .where(Case.contact_id == case.contact_id, Case.id != case.id, Case.id < case.id)
+        .order_by(Case.id.desc())
+    )
+    return [
+        {
+            "id": c.id,
+            "status": c.status,
+            "topic": c.topic,
+            "outcome": c.outcome,
+            "referred_service": c.referred_service,
+            "counsellor": c.counsellor.name if c.counsellor else None,
+            "created_at": aware(c.created_at).isoformat(),
+            "resolved_at": aware(c.resolved_at).isoformat() if c.resolved_at else None,
+            "notes": [
+                {
+                    "author": n.author.name if n.author else "(removed)",
+                    "text": n.text,
+                    "at": aware(n.created_at).isoformat(),
+                }
+                for n in c.notes
+            ],
+        }
+        for c in rows
+    ]
+
+
+def timeline(messages: list[dict], case: Case, earlier: list[dict]) -> list[dict]:
+    """Her messages with a separator where each of her cases began and ended, oldest first,
+    so two conversations never run together."""
+    marks = []
+    for c in earlier:
+        marks.append({"sep": True, "at": c["created_at"], "text": f"Case #{c['id']} began"})
+        if c["resolved_at"]:
+            outcome = labels.OUTCOMES.get(c["outcome"] or "", "closed")
+            marks.append(
+                {"sep": True, "at": c["resolved_at"], "text": f"Case #{c['id']} ended: {outcome}"}
+            )
+    marks.append(
+        {
+            "sep": True,
+            "at": aware(case.created_at).isoformat(),
+            "text": f"This case (#{case.id}) began",
+        }
+    )
+    order = {True: 0, False: 1}  # at the same moment, the separator first
+    items = [dict(m, sep=False) for m in messages] + marks
+    return sorted(items, key=lambda x: (x["at"], order[x["sep"]]))
 
 
 def identifier(db: Session, user: User, case: Case, hash_key: str | None = None) -> str | None:
@@ -310,7 +367,11 @@ def reply(db: Session, user: User, case_id: int, text: str) -> Message:
     case = get_case(db, user, case_id)
     _guard(queue.record_reply, db, case, user)
     [row] = outbox.enqueue(
-        db, case.contact, [outbox.Reply(text, kind="counsellor")], language=case.language
+        db,
+        case.contact,
+        [outbox.Reply(text, kind="counsellor")],
+        language=case.language,
+        sender=user.name,
     )
     audit(db, user, "reply", case.id)
     return row

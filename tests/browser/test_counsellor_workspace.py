@@ -35,6 +35,7 @@ from bot.settings import Settings
 from bot.storage.db import make_engine, migrate
 from bot.storage.models import Contact, Message
 from bot.workspace import auth
+from bot.workspace import cases as ws_cases
 from common import texts
 from gateway.app import create_app
 from tests.support.delivery import wait_until_delivered
@@ -453,4 +454,42 @@ def test_a_transfer_goes_only_to_someone_who_can_read_her_and_she_is_told(
         assert (case.language, case.write_in, case.status) == ("ar", "en", "waiting")
     assert not errors, errors
     other.close()
+    context.close()
+
+
+def test_a_woman_who_comes_back_brings_her_history_and_each_message_names_its_writer(
+    chromium, site, screenshots
+):
+    url, engine, tg, _ = site
+    first = make_case(engine, chat_id=CHAT_ID)
+    with Session(engine) as db:  # Amal answered and resolved her first case, with a note
+        amal = db.scalar(select(User).where(User.username == "amal"))
+        ws_cases.claim(db, amal, first)
+        ws_cases.reply(db, amal, first, "مرحبا، أنا أمل.")
+        ws_cases.note(db, amal, first, "She is looking for a shelter in Aarhus.")
+        ws_cases.resolve(db, amal, first, "referred", "Lev Uden Vold")
+        db.commit()
+    she_writes(url, tg, "أريد التحدث مع المستشارة مرة أخرى")
+    with Session(engine) as db:
+        contact = db.get(Case, first).contact
+        second = create_case(db, contact, topic="violence", language="ar").case_id
+        db.commit()
+    assert second != first
+
+    context, page, errors = browser_page(chromium)
+    login(page, url, "noor")
+    page.goto(f"{url}/workspace/cases/{second}")
+    earlier = page.locator("#earlier")
+    expect(earlier).to_contain_text(f"Case #{first}")
+    expect(earlier).to_contain_text("Referred to a service (Lev Uden Vold)")
+    expect(earlier).to_contain_text("She is looking for a shelter in Aarhus.")
+    marks = page.locator("#transcript li.sep")
+    expect(marks).to_have_count(3)
+    expect(marks.nth(0)).to_contain_text(f"Case #{first} began")
+    expect(marks.nth(1)).to_contain_text(f"Case #{first} ended: Referred to a service")
+    expect(marks.nth(2)).to_contain_text(f"This case (#{second}) began")
+    written = page.locator("#transcript .k-counsellor .who")
+    expect(written).to_have_text(["Amal"])  # her display name, not "Counsellor" or the login
+    page.screenshot(path=screenshots / "history.png", full_page=True)
+    assert not errors, errors
     context.close()

@@ -126,7 +126,7 @@
   const transcript = document.getElementById("transcript");
   if (transcript) {
     function who(m) {
-      return m.direction === "in" ? "She wrote" : m.kind === "counsellor" ? "Counsellor" : m.kind === "emergency" ? "Bot · emergency numbers"
+      return m.direction === "in" ? "She wrote" : m.kind === "counsellor" ? (m.sender || "Counsellor") : m.kind === "emergency" ? "Bot · emergency numbers"
         : m.kind === "held_notice" ? "Bot · \u201cyour counsellor has your message\u201d" : "Bot";
     }
     // her messages sent while the case was held, and whether anyone answered them
