@@ -35,7 +35,7 @@ SECURITY_HEADERS = {
 
 
 def install(app: FastAPI) -> None:
-    from bot.workspace import api, apidocs, content, dashboard, export, unanswered, web
+    from bot.workspace import api, apidocs, content, dashboard, export, stats, unanswered, web
 
     app.include_router(web.router)
     app.include_router(api.router)
@@ -44,6 +44,7 @@ def install(app: FastAPI) -> None:
     app.include_router(unanswered.router)  # editors: what the bot could not answer
     app.include_router(content.router)  # editors: entries, services, versions
     app.include_router(dashboard.router)  # editors: conversations, answers, reviews
+    app.include_router(stats.router)  # the team lead: cases, waiting times, outcomes
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+# what a plot's response allows: its own inline styles, nothing else (no script runs in <img>)
+CSP = "default-src 'none'; style-src 'unsafe-inline'"
 COLOURS = ("#1f5fa8", "#2e8b57", "#d08c1f", "#b03a48", "#6a5acd", "#5f6b7a")
 TEXT = "#1c2430"
 

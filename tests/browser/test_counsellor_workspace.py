@@ -493,3 +493,48 @@ def test_a_woman_who_comes_back_brings_her_history_and_each_message_names_its_wr
     page.screenshot(path=screenshots / "history.png", full_page=True)
     assert not errors, errors
     context.close()
+
+
+def test_the_team_lead_sees_cases_waiting_times_outcomes_and_referrals(chromium, site, screenshots):
+    url, engine, _, _ = site
+    first = make_case(engine, "أحتاج مساعدة", minutes_ago=30)
+    second = make_case(engine, "أريد التحدث مع أحد", minutes_ago=10)
+    make_case(engine, "Waan u baahanahay caawimaad", language="so")
+    with Session(engine) as db:
+        amal = db.scalar(select(User).where(User.username == "amal"))
+        for case_id, outcome, service in (
+            (first, "referred", "Lev Uden Vold"),
+            (second, "resolved_here", None),
+        ):
+            ws_cases.claim(db, amal, case_id)
+            ws_cases.reply(db, amal, case_id, "مرحبا")
+            ws_cases.resolve(db, amal, case_id, outcome, service)
+        db.commit()
+    context, page, errors = browser_page(chromium)
+    login(page, url, "root")
+    page.get_by_role("link", name="Team statistics").click()
+    expect(page.locator("#total")).to_have_text("3 cases opened.")
+    expect(page.locator("#t-languages")).to_contain_text("Arabic")
+    expect(page.locator("#t-languages tr", has_text="Arabic").locator("td").nth(1)).to_have_text(
+        "2"
+    )
+    expect(page.locator("#t-languages tr", has_text="Somali").locator("td").nth(1)).to_have_text(
+        "1"
+    )
+    expect(page.locator("#to-claim")).to_contain_text("over 2 claimed cases")
+    expect(page.locator("#t-to_claim tr", has_text="15-60 min").locator("td").nth(1)).to_have_text(
+        "1"
+    )
+    expect(
+        page.locator("#t-outcomes tr", has_text="Referred to a service").locator("td").nth(1)
+    ).to_have_text("1")
+    expect(page.locator("#t-services")).to_contain_text("Lev Uden Vold")
+    plots = page.locator("img.plot")
+    expect(plots).to_have_count(7)
+    for i in range(7):
+        plots.nth(i).scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete", arg=plots.nth(i).element_handle())
+        assert plots.nth(i).evaluate("img => img.naturalWidth") > 100
+    page.screenshot(path=screenshots / "team-stats.png", full_page=True)
+    assert not errors, errors
+    context.close()

@@ -404,9 +404,11 @@ class Walk:
         )
         with Session(self.engine) as db:
             values = {
-                "name": "languages"
-                if template.startswith("/workspace/dashboard/")
-                else "workspace.js",
+                "name": (
+                    "languages"  # a plot both the dashboard and the team statistics draw
+                    if template.startswith(("/workspace/dashboard/", "/workspace/stats/"))
+                    else "workspace.js"
+                ),
                 "user_id": str(self.target),
                 # content (knowledge/content.py, seeded from the YAML at start)
                 "entry_id": "violence-hotline-1888",
@@ -600,6 +602,8 @@ EXPECTED: dict[tuple[str, str], tuple] = {
     ("GET", "/workspace/dashboard/{name}.svg"): (L, 200, 403, 200, L, L, L),
     # workspace: admins
     ("GET", "/workspace/admin"): (L, 403, 403, 200, L, L, L),
+    ("GET", "/workspace/stats"): (L, 403, 403, 200, L, L, L),
+    ("GET", "/workspace/stats/{name}.svg"): (L, 403, 403, 200, L, L, L),
     ("POST", "/workspace/admin/hours"): (L, 403, 403, 303, L, L, L),
     ("POST", "/workspace/admin/tokens"): (L, 403, 403, 200, L, L, L),
     ("POST", "/workspace/admin/tokens/{token_id}/revoke"): (L, 403, 403, 303, L, L, L),
