@@ -187,7 +187,9 @@ class OpeningHours(Base):
 
 
 class CannedReply(Base):
-    """A ready text a counsellor can put in the reply box, in her language."""
+    """A ready text a counsellor can put in the reply box, in her language: shared (managed
+    by editors and admins) or a counsellor's own (`owner_id`). The starters a fresh install
+    gets (migration 0015) are not `reviewed` until an editor says so."""
 
     __tablename__ = "canned_replies"
 
@@ -196,6 +198,10 @@ class CannedReply(Base):
     title: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(EncryptedText)  # encrypted at rest
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    reviewed: Mapped[bool] = mapped_column(default=True)  # False: machine-translated starter
 
 
 class LoginFailure(Base):

@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import case as when_then
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.core import outbox
@@ -306,10 +306,14 @@ def identifier(db: Session, user: User, case: Case, hash_key: str | None = None)
     return outbox.reveal_address(case.contact, hash_key)
 
 
-def canned_for(db: Session, language: str) -> list[CannedReply]:
+def canned_for(db: Session, language: str, user: User | None = None) -> list[CannedReply]:
+    """The shared replies in a language and the counsellor's own, hers first."""
+    mine = CannedReply.owner_id == user.id if user is not None else false()
     return list(
         db.scalars(
-            select(CannedReply).where(CannedReply.language == language).order_by(CannedReply.title)
+            select(CannedReply)
+            .where(CannedReply.language == language, or_(CannedReply.owner_id.is_(None), mine))
+            .order_by(CannedReply.owner_id.is_(None), CannedReply.title)
         )
     )
 

@@ -256,7 +256,7 @@ def case_page(case_id: int, request: Request, db: Session = Depends(db_session))
             .order_by(User.username)
         )
     ]
-    canned = cases.canned_for(db, case.routing_language)
+    canned = cases.canned_for(db, case.routing_language, login.user)
     db.commit()
     return page(request, "case.html", login, case=detail, colleagues=colleagues, canned=canned)
 
@@ -355,24 +355,57 @@ def consent(
     return back(f"/cases/{case_id}", "consent")
 
 
-# -- canned replies (editors and admins) -----------------------------------------------------------
+# -- canned replies: shared ones (editors and admins), each counsellor's own -------------------
+CANNED_ROLES = ("counsellor", "editor", "admin")
+SHARED_EDITORS = ("editor", "admin")
+
+
 @router.get("/canned")
 def canned_page(request: Request, db: Session = Depends(db_session)):
-    login = web_login(request, db, ("editor", "admin"))
-    rows = list(db.scalars(select(CannedReply).order_by(CannedReply.language, CannedReply.title)))
+    login = web_login(request, db, CANNED_ROLES)
+    order = (CannedReply.language, CannedReply.title)
+    shared = list(
+        db.scalars(select(CannedReply).where(CannedReply.owner_id.is_(None)).order_by(*order))
+    )
+    mine = list(
+        db.scalars(
+            select(CannedReply).where(CannedReply.owner_id == login.user.id).order_by(*order)
+        )
+    )
     db.commit()
-    return page(request, "canned.html", login, rows=rows)
+    return page(
+        request,
+        "canned.html",
+        login,
+        shared=shared,
+        mine=mine,
+        manages_shared=login.user.role in SHARED_EDITORS,
+    )
+
+
+def _may_change(login: Login, row: CannedReply) -> bool:
+    if row.owner_id is not None:
+        return row.owner_id == login.user.id
+    return login.user.role in SHARED_EDITORS
 
 
 @router.post("/canned")
 def canned_add(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
-    login = web_login(request, db, ("editor", "admin"))
+    """A counsellor adds her own; an editor or admin a shared one, or her own."""
+    login = web_login(request, db, CANNED_ROLES)
     check_csrf(login, data)
     title, text, lang = (data.get(k, "").strip() for k in ("title", "text", "language"))
     if not (title and text) or lang not in labels.LANGUAGES:
         raise cases.Refused(400, "A canned reply needs a language, a title and a text.")
-    db.add(CannedReply(language=lang, title=title[:100], text=text))
-    auth.audit(db, login.user, "canned_add", detail=f"{lang}: {title[:60]}")
+    shared = login.user.role in SHARED_EDITORS and data.get("scope", "shared") == "shared"
+    db.add(
+        CannedReply(
+            language=lang, title=title[:100], text=text, owner_id=None if shared else login.user.id
+        )
+    )
+    auth.audit(
+        db, login.user, "canned_add", detail=f"{'shared' if shared else 'own'} {lang}: {title[:60]}"
+    )
     db.commit()
     return back("/canned", "saved")
 
@@ -381,16 +414,21 @@ def canned_add(request: Request, data: dict = Depends(form), db: Session = Depen
 def canned_edit(
     reply_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
 ):
-    """New title and text; the language stays (the reply is offered for cases in it)."""
-    login = web_login(request, db, ("editor", "admin"))
+    """New title and text; the language stays (the reply is offered for cases in it). Ticking
+    "reviewed" marks a starter's text as checked by a person."""
+    login = web_login(request, db, CANNED_ROLES)
     check_csrf(login, data)
     row = db.get(CannedReply, reply_id) if cases.row_id(reply_id) else None
     if row is None:
         raise cases.Refused(404, "No such canned reply.")
+    if not _may_change(login, row):
+        raise cases.Refused(403, "Shared replies are changed by editors and admins.")
     title, text = (data.get(k, "").strip() for k in ("title", "text"))
     if not (title and text):
         raise cases.Refused(400, "A canned reply needs a title and a text.")
     row.title, row.text = title[:100], text
+    if data.get("reviewed") == "on":
+        row.reviewed = True
     auth.audit(db, login.user, "canned_edit", detail=f"{row.language}: {title[:60]}")
     db.commit()
     return back("/canned", "saved")
@@ -400,10 +438,13 @@ def canned_edit(
 def canned_delete(
     reply_id: int, request: Request, data: dict = Depends(form), db: Session = Depends(db_session)
 ):
-    login = web_login(request, db, ("editor", "admin"))
+    login = web_login(request, db, CANNED_ROLES)
     check_csrf(login, data)
-    if cases.row_id(reply_id):
-        db.execute(delete(CannedReply).where(CannedReply.id == reply_id))
+    row = db.get(CannedReply, reply_id) if cases.row_id(reply_id) else None
+    if row is not None:
+        if not _may_change(login, row):
+            raise cases.Refused(403, "Shared replies are changed by editors and admins.")
+        db.delete(row)
     auth.audit(db, login.user, "canned_delete", detail=str(reply_id))
     db.commit()
     return back("/canned", "saved")

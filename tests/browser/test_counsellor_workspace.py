@@ -37,6 +37,7 @@ from bot.storage.models import Contact, Message
 from bot.workspace import auth
 from bot.workspace import cases as ws_cases
 from common import texts
+from common.vocab import LANGUAGES
 from gateway.app import create_app
 from tests.support.delivery import wait_until_delivered
 from tests.support.fake_telegram import FakeTelegram
@@ -404,7 +405,8 @@ def test_an_edited_canned_reply_keeps_its_language(chromium, site, screenshots):
         "مرحبا، أنا مستشارة. هل أنتِ في أمان الآن؟"
     )
     with Session(engine) as db:
-        assert db.scalars(select(CannedReply.language)).all() == ["ar"]
+        edited = select(CannedReply.language).where(CannedReply.title.startswith("Greeting"))
+        assert db.scalars(edited).all() == ["ar"]
     assert not errors and not errors2, errors + errors2
     context.close()
 
@@ -536,5 +538,56 @@ def test_the_team_lead_sees_cases_waiting_times_outcomes_and_referrals(chromium,
         page.wait_for_function("img => img.complete", arg=plots.nth(i).element_handle())
         assert plots.nth(i).evaluate("img => img.naturalWidth") > 100
     page.screenshot(path=screenshots / "team-stats.png", full_page=True)
+    assert not errors, errors
+    context.close()
+
+
+def test_a_fresh_install_has_starters_and_a_counsellor_keeps_her_own_replies(
+    chromium, site, screenshots
+):
+    url, engine, _, _ = site
+    with Session(engine) as db:  # migration 0015: a starter set in every first language
+        starters = db.scalars(select(CannedReply).where(CannedReply.owner_id.is_(None))).all()
+        assert {r.language for r in starters} == set(LANGUAGES)
+        assert not any(r.reviewed for r in starters)
+    case_id = make_case(engine)
+    claim_for(engine, "amal", case_id)
+    context, page, errors = browser_page(chromium)
+    login(page, url, "amal")
+    page.get_by_role("link", name="Canned replies").click()
+    safe = page.locator("tbody tr", has_text="Are you safe right now?").filter(has_text="Arabic")
+    expect(safe).to_contain_text("machine-translated, not reviewed")
+    expect(safe.get_by_text("Edit")).to_have_count(0)  # shared: editors and admins change it
+    page.get_by_label("Language").select_option("ar")
+    page.get_by_label("Title (for counsellors)").fill("My hello")
+    page.get_by_label("Text (sent to her)").fill("مرحبا، أنا أمل من المنظمة.")
+    page.get_by_role("button", name="Add").click()
+    expect(page.get_by_role("status").first).to_contain_text("Saved")
+    mine = page.locator("section", has=page.get_by_role("heading", name="My replies"))
+    expect(mine.locator("tbody tr", has_text="My hello")).to_be_visible()
+
+    page.goto(f"{url}/workspace/cases/{case_id}")
+    options = page.get_by_label("Canned reply in Arabic").locator("option")
+    expect(options.nth(1)).to_have_text("My hello")  # her own first, then the shared ones
+    expect(options.filter(has_text="Are you safe right now?")).to_have_count(1)
+    expect(options.filter(has_text="Hej")).to_have_count(0)  # Danish is not offered
+    page.screenshot(path=screenshots / "canned-own.png", full_page=True)
+    context.close()
+
+    context, page, _ = browser_page(chromium)  # a colleague does not see Amal's own
+    login(page, url, "noor")
+    page.goto(f"{url}/workspace/canned")
+    expect(page.get_by_text("My hello")).to_have_count(0)
+    context.close()
+
+    context, page, _ = browser_page(chromium)  # the admin reviews a starter
+    login(page, url, "root")
+    page.goto(f"{url}/workspace/canned")
+    safe = page.locator("tbody tr", has_text="Are you safe right now?").filter(has_text="Arabic")
+    safe.get_by_text("Edit").click()
+    safe.get_by_label("has checked this text").check()
+    safe.get_by_role("button", name="Save changes").click()
+    safe = page.locator("tbody tr", has_text="Are you safe right now?").filter(has_text="Arabic")
+    expect(safe).not_to_contain_text("machine-translated")
     assert not errors, errors
     context.close()
