@@ -184,3 +184,57 @@ def test_axe_finds_no_serious_violation_on_the_workspace_pages(chromium, site):
         found[path] = serious(page)
     context.close()
     assert found == {path: [] for path in found}, found
+
+
+# The browser's Notification and Web Audio, recorded: headless Chromium shows neither.
+RECORDER = """
+window.__notes = []; window.__beeps = 0;
+class FakeNotification {
+  constructor(title, options) { window.__notes.push({ title, body: options.body }); }
+  static requestPermission() { return Promise.resolve("granted"); }
+}
+FakeNotification.permission = "granted";
+window.Notification = FakeNotification;
+class FakeAudio {
+  constructor() { this.currentTime = 0; this.destination = {}; }
+  createOscillator() {
+    const start = () => { window.__beeps += 1; };
+    return { frequency: {}, connect: n => n, start, stop: () => {} };
+  }
+  createGain() { return { gain: {}, connect: n => n }; }
+}
+window.AudioContext = FakeAudio;
+"""
+
+
+def test_a_new_case_is_announced_as_she_chose_and_an_emergency_always(chromium, site):
+    url, engine, _, _ = site
+    case_id = make_case(engine, "أحتاج مساعدة")
+    claim_for(engine, "amal", case_id)
+    context, page, errors = browser_page(chromium)
+    page.add_init_script(RECORDER)
+    login(page, url, "amal")
+    page.goto(f"{url}/workspace/cases/{case_id}")  # working on a case, not the queue
+    page.get_by_label("Your reply to her").click()  # she has used the page: sound may play
+    notes = lambda: page.evaluate("window.__notes")  # noqa: E731
+    time.sleep(11)  # the first look records what waits: nothing is new
+    quiet = make_case(engine, "سؤال عادي")
+    time.sleep(11)
+    assert notes() == [] and page.evaluate("window.__beeps") == 0  # she switched nothing on
+
+    urgent = make_case(engine, "أنا في خطر", priority="emergency")
+    page.wait_for_function("() => window.__notes.length > 0", timeout=15_000)
+    assert notes() == [
+        {"title": f"EMERGENCY: new case #{urgent}", "body": "Emergency · AR · violence"}
+    ]
+    assert page.evaluate("window.__beeps") == 3  # the emergency's three tones
+
+    page.goto(f"{url}/workspace/queue")  # she switches the desktop notification on
+    page.get_by_label("with a desktop notification").check()
+    page.goto(f"{url}/workspace/cases/{case_id}")
+    normal = make_case(engine, "أريد أن أسأل", priority="high")
+    page.wait_for_function("() => window.__notes.length > 0", timeout=15_000)
+    assert [n["title"] for n in notes()] == [f"New case #{normal}"]
+    assert quiet not in (urgent, normal)
+    assert not errors, errors
+    context.close()

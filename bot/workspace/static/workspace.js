@@ -28,7 +28,8 @@
     return node;
   }
 
-  function poll(url, apply) {
+  function poll(url, apply, every) {
+    every = every || EVERY_MS;
     let last = "";
     async function tick() {
       try {
@@ -39,9 +40,9 @@
           if (text !== last) { last = text; apply(JSON.parse(text)); }
         }
       } catch (e) { /* network hiccup: try again next tick */ }
-      setTimeout(tick, EVERY_MS);
+      setTimeout(tick, every);
     }
-    setTimeout(tick, EVERY_MS);
+    setTimeout(tick, every);
   }
 
   // Queue: rows updated in place from /workspace/queue.json. A row, or a cell, is touched
@@ -115,6 +116,7 @@
           ? "New case #" + first.id + ": " + L.priority[first.priority] + ", " + (lang[first.language] || first.language)
           : fresh.length + " new cases";
       }
+      document.dispatchEvent(new CustomEvent("queue-data", { detail: data }));
       const status = document.getElementById("queue-status");
       if (status) status.textContent = data.waiting + " waiting · updates every few seconds";
       document.title = (data.waiting ? "(" + data.waiting + ") " : "") + "Queue · Counsellor workspace";
@@ -178,6 +180,69 @@
       if (status && L.status[data.status]) status.textContent = L.status[data.status];
     });
     transcript.scrollTop = transcript.scrollHeight;
+  }
+
+  // Notifications of new cases, on every page a counsellor has open: a desktop notification
+  // (the browser's Notification API) and a short sound, each if she switched it on (queue
+  // page, kept in this browser); a new emergency always, as far as the browser allows. The
+  // queue page's updates are used where it is open; other pages look every 10 seconds.
+  const notifyFrom = document.body.dataset.notify;
+  if (notifyFrom) {
+    const pref = name => localStorage.getItem("ws-notify-" + name) === "on";
+    const KNOWN = "ws-known-cases";
+    let known = null;
+    try { known = new Set(JSON.parse(sessionStorage.getItem(KNOWN) || "null")); } catch (e) { known = null; }
+    let audio = null;  // browsers allow sound only after she has used the page
+    const wake = () => { if (!audio && window.AudioContext) audio = new AudioContext(); };
+    document.addEventListener("click", wake, { once: true });
+    document.addEventListener("keydown", wake, { once: true });
+    function beep(urgent) {
+      if (!audio) return;
+      const tones = urgent ? [880, 660, 880] : [660];
+      tones.forEach((hz, i) => {
+        const osc = audio.createOscillator(), gain = audio.createGain();
+        osc.frequency.value = hz;
+        gain.gain.value = 0.15;
+        osc.connect(gain).connect(audio.destination);
+        const at = audio.currentTime + i * 0.25;
+        osc.start(at);
+        osc.stop(at + 0.18);
+      });
+    }
+    function announce(c) {
+      const urgent = c.priority === "emergency";
+      const title = (urgent ? "EMERGENCY: new case #" : "New case #") + c.id;
+      const body = (L.priority[c.priority] || c.priority) + " · " + c.language.toUpperCase() + " · " + c.topic;
+      if ((urgent || pref("desktop")) && window.Notification && Notification.permission === "granted") {
+        const n = new Notification(title, { body: body, tag: "case-" + c.id, requireInteraction: urgent });
+        n.onclick = () => { window.focus(); window.location = "/workspace/cases/" + c.id; };
+      }
+      if (urgent || pref("sound")) beep(urgent);
+    }
+    function seen(data) {
+      const waiting = data.cases.filter(c => c.status === "waiting");
+      if (known === null) known = new Set();  // her first look: nothing is new yet
+      else waiting.filter(c => !known.has(String(c.id))).forEach(announce);
+      waiting.forEach(c => known.add(String(c.id)));
+      sessionStorage.setItem(KNOWN, JSON.stringify([...known].slice(-500)));
+    }
+    if (queue) {
+      if (known === null) known = new Set([...queue.querySelectorAll("tr[data-id]")].map(tr => tr.dataset.id));
+      document.addEventListener("queue-data", e => seen(e.detail));
+    } else {
+      poll(notifyFrom, seen, 10000);
+    }
+    // the switches on the queue page
+    document.querySelectorAll("input[data-notify]").forEach(box => {
+      box.checked = pref(box.dataset.notify);
+      box.addEventListener("change", async () => {
+        if (box.checked && box.dataset.notify === "desktop" && window.Notification && Notification.permission !== "granted") {
+          box.checked = (await Notification.requestPermission()) === "granted";
+        }
+        localStorage.setItem("ws-notify-" + box.dataset.notify, box.checked ? "on" : "off");
+        if (box.checked) wake();
+      });
+    });
   }
 
   // Canned replies: choosing one puts its text in the reply box, to edit before sending.
