@@ -83,6 +83,9 @@ class Settings(BaseModel):
     # is silent; her first message that waits this long for an answer gets one short "your
     # counsellor has your message" (HELD_NOTICE_AFTER_S).
     held_notice_after_s: float = 180.0
+    # GET /metrics (bot/core/metrics.py): with a token, for a Prometheus elsewhere that sends
+    # it as a bearer token; without one, answered to this machine only
+    metrics_token: str = ""
 
     @property
     def local(self) -> bool:
@@ -194,4 +197,5 @@ def get_settings() -> Settings:
     values["trusted_proxies"] = os.environ.get("TRUSTED_PROXIES", "").strip()
     values["held_notice_after_s"] = float(os.environ.get("HELD_NOTICE_AFTER_S", "180"))
     values["delivery_claim_timeout_s"] = float(os.environ.get("DELIVERY_CLAIM_TIMEOUT_S", "300"))
+    values["metrics_token"] = os.environ.get("METRICS_TOKEN", "").strip()
     return Settings.model_validate(values)

@@ -7,16 +7,17 @@ message to bot.core.pipeline. Run with `python -m gateway.app` (the stack runner
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from contextlib import asynccontextmanager
 from functools import lru_cache
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot import workspace
-from bot.core import health
+from bot.core import health, metrics
 from bot.core.channel import Channel
 from bot.core.delivery import Delivery
 from bot.core.pipeline import Pipeline
@@ -50,6 +51,14 @@ def _channels(settings: Settings) -> dict[str, Channel]:
     if settings.whatsapp_enabled:
         channels["whatsapp"] = whatsapp.WhatsAppChannel.from_settings(settings)
     return channels
+
+
+def _may_scrape(request: Request, token: str) -> bool:
+    if token:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given.encode(), token.encode())
+    host = request.client.host if request.client else ""
+    return host in ("127.0.0.1", "::1", "localhost")
 
 
 def _sync_content(engine) -> None:
@@ -98,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrate(settings.database_url)
         engine = engine_for(settings.database_url)
         await asyncio.to_thread(_sync_content, engine)
+        metrics.use_engine(engine)
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         app.state.settings, app.state.engine, app.state.rasa = settings, engine, rasa
         app.state.workspace_chores = asyncio.create_task(workspace.background(app))
@@ -130,6 +140,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def get_metrics(request: Request):
+        """Prometheus metrics (bot/core/metrics.py). With METRICS_TOKEN set, only with
+        `Authorization: Bearer <token>`; without it, only from this machine (loopback)."""
+        if not _may_scrape(request, settings.metrics_token):
+            return JSONResponse({"error": "not allowed"}, status_code=403)
+        body = await asyncio.to_thread(metrics.exposition)
+        return Response(body, media_type=metrics.CONTENT_TYPE)
 
     @app.get("/health", responses={503: {"description": "a component is not ready"}})
     async def get_health():

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import sessionmaker
 
+from bot.core import metrics
 from bot.core.channel import Channel, Outgoing, SendError
 from bot.core.outbox import buttons_of, reveal_address
 from bot.core.pacing import backoff_s
@@ -252,8 +253,16 @@ class Delivery:
         move(message, status)
         if error:
             message.last_error = error
+        channel = message.contact.channel
         db.commit()
+        result = _RESULTS.get(status)
+        if result:
+            metrics.DELIVERIES.labels(channel, result).inc()
         return status
+
+
+# the `result` label of bot_deliveries_total (bot/core/metrics.py) for a send's end state
+_RESULTS = {S.SENT: "sent", S.QUEUED: "retry", S.FAILED: "failed", S.HELD: "held"}
 
 
 def _still_claimed(db, message_id: int) -> Message | None:

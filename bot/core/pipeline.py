@@ -33,7 +33,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import referrals
-from bot.core import outbox, safety
+from bot.core import metrics, outbox, safety
 from bot.core.delivery import release_held
 from bot.core.outbox import PUSH_CHANNELS, Reply
 from bot.core.rasa_client import ActionServerProbe, RasaClient, RasaUnavailable
@@ -98,6 +98,13 @@ class Pipeline:
         return hmac.new(key, f"{channel}:{user_id}".encode(), hashlib.sha256).hexdigest()
 
     async def handle(self, inbound: Inbound) -> Outcome:
+        start = time.perf_counter()
+        outcome = await self._handle_in_order(inbound)
+        metrics.MESSAGES.labels(inbound.channel, metrics.outcome_of(outcome)).inc()
+        metrics.ANSWER_SECONDS.labels(inbound.channel).observe(time.perf_counter() - start)
+        return outcome
+
+    async def _handle_in_order(self, inbound: Inbound) -> Outcome:
         uhash = self.user_hash(inbound.channel, inbound.user_id)
         async with self._locks[uhash]:
             try:
