@@ -1,8 +1,9 @@
 """Fixtures shared by all suites.
 
-Tests that need PostgreSQL use TEST_DATABASE_URL or the server on 127.0.0.1:5432. Without
-one they are skipped with the reason shown, except under CI=true, where a missing server
-fails the run: CI must not pass by skipping what users run.
+Tests that need PostgreSQL use TEST_DATABASE_URL or the server on 127.0.0.1:5432, and those
+that need Redis TEST_REDIS_URL or 127.0.0.1:6379. Without one they are skipped with the
+reason shown, except under CI=true, where a missing server fails the run: CI must not pass
+by skipping what users run.
 """
 
 from __future__ import annotations
@@ -50,6 +51,27 @@ def postgres_url(postgres_server_url):
     with engine.begin() as conn:
         conn.execute(text(f'drop schema "{schema}" cascade'))
     engine.dispose()
+
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The loopback Redis (TEST_REDIS_URL): skipped where there is none, except under CI."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            if not s.recv(16).startswith(b"+PONG"):
+                raise ConnectionError("no PONG")
+    except OSError as exc:
+        _missing(f"Redis not reachable at {url}: {exc.__class__.__name__}")
+    return url
 
 
 @pytest.fixture
