@@ -46,6 +46,7 @@ class User(Base):
     topics: Mapped[str] = mapped_column(String(200), default="")  # "" = every topic
     is_woman: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    ui_language: Mapped[str] = mapped_column(String(8), default="en")  # the workspace's
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column()
 

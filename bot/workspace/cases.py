@@ -126,6 +126,35 @@ def queue_rows(
     return [case_summary(c, user, at, unanswered.get(c.contact_id)) for c in found]
 
 
+SEARCH_LIMIT = 1000  # the most recent cases a search reads the notes of
+
+
+def search(db: Session, user: User, text: str) -> list[dict]:
+    """Cases she may open (need to know: `can_view`) whose number is `text` ("#12", "12"),
+    or whose notes or referral name it: her messages are never searched. Newest first.
+    Notes are encrypted at rest, so they are read and matched here, not in SQL."""
+    text = " ".join(text.split())
+    if not text:
+        return []
+    at = now()
+    number = row_id(text.removeprefix("#")) if text.removeprefix("#").isdigit() else None
+    if number is not None:
+        case = db.get(Case, number)
+        return [case_summary(case, user, at)] if case and can_view(user, case) else []
+    q = select(Case).order_by(Case.id.desc()).limit(SEARCH_LIMIT)
+    if user.role != "admin":
+        q = q.where(
+            or_(Case.assigned_to == user.id, (Case.status == "waiting") & queue.eligible(user))
+        )
+    needle = text.casefold()
+    found = []
+    for case in db.scalars(q):
+        words = [n.text for n in case.notes] + [case.referred_service or ""]
+        if any(needle in w.casefold() for w in words) and can_view(user, case):
+            found.append(case_summary(case, user, at))
+    return found
+
+
 def unanswered_since(db: Session, contact_ids: list[int]) -> dict[int, datetime]:
     """For held cases: since when her latest message waits for a counsellor's answer."""
     if not contact_ids:

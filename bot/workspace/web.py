@@ -14,6 +14,7 @@ from datetime import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import jinja2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.referrals import hours, queue
 from bot.referrals.models import ROLES, ApiToken, AuditLog, CannedReply, OpeningHours, User
-from bot.workspace import auth, cases, labels, lockout
+from bot.workspace import auth, cases, i18n, labels, lockout
 from bot.workspace.deps import (
     COOKIE,
     LOGIN_COOKIE,
@@ -40,9 +41,42 @@ from bot.workspace.deps import (
 HERE = Path(__file__).resolve().parent
 STATIC = {"workspace.css": "text/css", "workspace.js": "text/javascript"}
 PREFIX = "/workspace"
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.globals.update(labels=labels)
-templates.env.filters["cph"] = labels.copenhagen
+
+
+def _templates(code: str) -> Jinja2Templates:
+    """The templates in one interface language (bot/workspace/i18n.py)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        autoescape=jinja2.select_autoescape(),
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(i18n.translations(code), newstyle=True)  # type: ignore[attr-defined]
+    found = Jinja2Templates(env=env)
+    translate = i18n.translations(code).gettext
+
+    def language_name(language: str | None) -> str:
+        """A language's name in the interface language, with its own name: "Arabisk (العربية)"."""
+        if not language:
+            return translate("unknown")
+        name, native = (
+            translate(labels.LANGUAGES.get(language, language)),
+            labels.NAMES.get(language),
+        )
+        return f"{name} ({native})" if native and native != name else name
+
+    found.env.globals.update(
+        labels=labels,
+        language_name=language_name,
+        ui_language=code,
+        ui_languages=i18n.UI_LANGUAGES,
+        js_strings=i18n.js_strings(code),
+    )
+    found.env.filters["cph"] = labels.copenhagen
+    return found
+
+
+TEMPLATES = {code: _templates(code) for code in i18n.UI_LANGUAGES}
+templates = TEMPLATES[i18n.DEFAULT]  # modules that render without a user (none so far)
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 NOTICES = {
@@ -70,14 +104,30 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or (settings is not None and not settings.local)
 
 
-def page(request: Request, name: str, login: Login | None, status: int = 200, **ctx):
+def ui_language(request: Request, login: Login | None) -> str:
+    """Her own choice when logged in; on the login page, the last choice in this browser."""
+    if login is not None:
+        return i18n.choose(login.user.ui_language)
+    return i18n.choose(request.cookies.get(i18n.COOKIE))
+
+
+def page(
+    request: Request,
+    name: str,
+    login: Login | None,
+    status: int = 200,
+    ui: str | None = None,
+    **ctx,
+):
+    code = i18n.choose(ui) if ui else ui_language(request, login)
+    notice = NOTICES.get(request.query_params.get("done", ""))
     ctx.update(
         login=login,
         user=login.user if login else None,
         csrf=login.session.csrf_token if login and login.session else "",
-        notice=NOTICES.get(request.query_params.get("done", "")),
+        notice=i18n.translations(code).gettext(notice) if notice else None,
     )
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
+    return TEMPLATES[code].TemplateResponse(request, name, ctx, status_code=status)
 
 
 def error_page(request: Request, exc: cases.Refused):
@@ -116,16 +166,36 @@ def home():
 
 
 @router.get("/login")
-def login_page(request: Request, db: Session = Depends(db_session)):
+def login_page(request: Request, ui: str = "", db: Session = Depends(db_session)):
     if auth.session_for(db, request.cookies.get(COOKIE)) is not None:
         db.commit()
         return back("/queue")
-    return _login_form(request)
+    response = _login_form(request, ui=ui or None)
+    if ui in i18n.UI_LANGUAGES:  # remembered in this browser for the next login
+        _remember_ui(request, response, ui)
+    return response
 
 
-def _login_form(request: Request, error: str = "", status: int = 200):
+@router.post("/me/language")
+def my_language(request: Request, data: dict = Depends(form), db: Session = Depends(db_session)):
+    """Her choice of the workspace's language, kept with her account."""
+    login = web_login(request, db)
+    check_csrf(login, data)
+    if data.get("ui_language") not in i18n.UI_LANGUAGES:
+        raise cases.Refused(400, "Choose English or Dansk.")
+    login.user.ui_language = data["ui_language"]
+    db.commit()
+    target = data.get("next", "")
+    response = RedirectResponse(
+        target if target.startswith(PREFIX + "/") else PREFIX + "/queue", status_code=303
+    )
+    _remember_ui(request, response, data["ui_language"])
+    return response
+
+
+def _login_form(request: Request, error: str = "", status: int = 200, ui: str | None = None):
     token = auth.login_csrf_token(signing_key(request))
-    response = page(request, "login.html", None, status, login_csrf=token, error=error)
+    response = page(request, "login.html", None, status, ui=ui, login_csrf=token, error=error)
     response.set_cookie(
         LOGIN_COOKIE,
         token,
@@ -187,7 +257,20 @@ def logout(request: Request, data: dict = Depends(form), db: Session = Depends(d
     db.commit()
     response = RedirectResponse(PREFIX + "/login?done=logged_out", status_code=303)
     response.delete_cookie(COOKIE, path=PREFIX)
+    _remember_ui(request, response, login.user.ui_language)  # the login page in her language
     return response
+
+
+def _remember_ui(request: Request, response: Response, code: str) -> None:
+    """The interface language for this browser's login page (no account is known there)."""
+    response.set_cookie(
+        i18n.COOKIE,
+        i18n.choose(code),
+        samesite="strict",
+        secure=_secure(request),
+        path=PREFIX,
+        max_age=31536000,
+    )
 
 
 # -- queue ----------------------------------------------------------------------------------------
@@ -205,7 +288,12 @@ def _filters(request: Request, login: Login) -> dict:
 def queue_page(request: Request, db: Session = Depends(db_session)):
     login = web_login(request, db, ("counsellor", "admin"))
     filters = _filters(request, login)
-    rows = cases.queue_rows(db, login.user, **filters)
+    searched = request.query_params.get("q", "").strip()[:200]
+    rows = (
+        cases.search(db, login.user, searched)
+        if searched
+        else cases.queue_rows(db, login.user, **filters)
+    )
     db.commit()
     return page(
         request,
@@ -213,15 +301,23 @@ def queue_page(request: Request, db: Session = Depends(db_session)):
         login,
         rows=rows,
         filters=filters,
+        searched=searched,
         open_now=hours.open_now(db, cases.now()),
-        next_opening=hours.opening_text(hours.next_opening(db, cases.now()), "en"),
+        next_opening=hours.opening_text(
+            hours.next_opening(db, cases.now()), "en"
+        ),  # Danish: the template
     )
 
 
 @router.get("/queue.json")
 def queue_json(request: Request, db: Session = Depends(db_session)):
     login = web_login(request, db, ("counsellor", "admin"), touch=False)
-    rows = cases.queue_rows(db, login.user, **_filters(request, login))
+    searched = request.query_params.get("q", "").strip()[:200]
+    rows = (
+        cases.search(db, login.user, searched)
+        if searched
+        else cases.queue_rows(db, login.user, **_filters(request, login))
+    )
     db.commit()
     return JSONResponse(
         {"cases": rows, "waiting": sum(r["status"] == "waiting" for r in rows)},

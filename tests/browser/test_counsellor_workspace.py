@@ -558,7 +558,7 @@ def test_a_fresh_install_has_starters_and_a_counsellor_keeps_her_own_replies(
     safe = page.locator("tbody tr", has_text="Are you safe right now?").filter(has_text="Arabic")
     expect(safe).to_contain_text("machine-translated, not reviewed")
     expect(safe.get_by_text("Edit")).to_have_count(0)  # shared: editors and admins change it
-    page.get_by_label("Language").select_option("ar")
+    page.get_by_label("Language", exact=True).select_option("ar")
     page.get_by_label("Title (for counsellors)").fill("My hello")
     page.get_by_label("Text (sent to her)").fill("مرحبا، أنا أمل من المنظمة.")
     page.get_by_role("button", name="Add").click()

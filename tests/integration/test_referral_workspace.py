@@ -704,3 +704,34 @@ def test_admin_creates_a_token_shown_once_and_revokes_it(world):
     r = client.post(f"/workspace/admin/tokens/{token_id}/revoke", data={"csrf": csrf})
     assert r.status_code == 303
     assert api.get("/api/v1/queue").status_code == 401
+
+
+def test_search_finds_her_case_by_number_or_by_its_notes_within_what_she_may_open(world):
+    world.user("amal")
+    world.user("huda")
+    mine, other = world.case("ar"), world.case("ar")
+    client, csrf = world.login("amal")
+    client.post(f"/workspace/cases/{mine}/claim", data={"csrf": csrf})
+    client.post(
+        f"/workspace/cases/{mine}/note",
+        data={"csrf": csrf, "text": "Looking for a shelter in Aarhus"},
+    )
+    client.post(
+        f"/workspace/cases/{mine}/resolve",
+        data={"csrf": csrf, "outcome": "referred", "referred_service": "Krisecenter Aarhus"},
+    )
+    huda, huda_csrf = world.login("huda")
+    huda.post(f"/workspace/cases/{other}/claim", data={"csrf": huda_csrf})
+    huda.post(f"/workspace/cases/{other}/note", data={"csrf": huda_csrf, "text": "Aarhus too"})
+
+    def ids(client, q):
+        return [
+            c["id"] for c in client.get("/workspace/queue.json", params={"q": q}).json()["cases"]
+        ]
+
+    assert ids(client, "aarhus") == [mine]  # her resolved case, by its note; not Huda's
+    assert ids(client, "krisecenter") == [mine]  # by the service she was referred to
+    assert ids(client, f"#{mine}") == [mine]
+    assert ids(client, f"#{other}") == []  # Huda's case: not hers to open
+    assert ids(huda, "aarhus") == [other]
+    assert ids(client, "nothing like this") == []

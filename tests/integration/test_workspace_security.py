@@ -332,6 +332,7 @@ FIELDS = {
     "/api/v1/cases/{case_id}/transfer": {"to_language": "fa"},
     "/api/v1/cases/{case_id}/resolve": {"outcome": "resolved_here"},
     "/workspace/content/{kinds}/{key}/restore": {"version": "1"},
+    "/workspace/me/language": {"ui_language": "da"},
     "/workspace/content/add-questions": {"entry_id": "violence-hotline-1888", "ids": ""},
     "/workspace/content/new": {
         "id": "test-entry-{n}",
@@ -508,6 +509,7 @@ def walk(sqlite_url, engine):
 EXPECTED: dict[tuple[str, str], tuple] = {
     # the woman's side and the platforms: the same for everyone, each with its own check
     ("GET", "/health"): (503,) * 7,  # Rasa is away in this test
+    ("GET", "/metrics"): (200,) * 7,  # answered to this machine (no METRICS_TOKEN set)
     ("GET", "/privacy"): (200,) * 7,
     ("GET", "/webhooks/rest/"): (200,) * 7,
     ("GET", "/webhooks/rest/outbox"): (401,) * 7,  # needs her X-Outbox-Token
@@ -567,6 +569,7 @@ EXPECTED: dict[tuple[str, str], tuple] = {
     ("GET", "/workspace/login"): (200, 303, 303, 303, 200, 200, 200),
     ("POST", "/workspace/login"): (403,) * 7,  # without the login form's own token
     ("POST", "/workspace/logout"): (L, 303, 303, 303, L, L, L),
+    ("POST", "/workspace/me/language"): (L, 303, 303, 303, L, L, L),
     # workspace: counsellors and admins
     ("GET", "/workspace/queue"): (L, 403, 200, 200, L, L, L),
     ("GET", "/workspace/queue.json"): (401, 403, 200, 200, 401, 401, 401),

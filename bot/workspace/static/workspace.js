@@ -5,10 +5,14 @@
   "use strict";
   const EVERY_MS = 4000;
   const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  // the page's words in her interface language (bot/workspace/i18n.py JS_STRINGS)
+  let T = {};
+  try { T = JSON.parse(document.body.dataset.l10n || "{}"); } catch (e) { T = {}; }
+  const t = text => T[text] || text;
   const L = {
-    priority: { emergency: "Emergency", high: "High", normal: "Normal" },
-    status: { waiting: "Waiting", assigned: "Claimed", active: "In conversation", resolved: "Resolved", abandoned: "No contact", expired: "Expired" },
-    delivery: { queued: "waiting to be sent", sending: "sending", sent: "sent", delivered: "delivered", read: "read", failed: "NOT DELIVERED", held: "HELD: her 24-hour window is closed; sent when she writes again", created: "stored", pending: "waiting for the bot" },
+    priority: { emergency: t("Emergency"), high: t("High"), normal: t("Normal") },
+    status: { waiting: t("Waiting"), assigned: t("Claimed"), active: t("In conversation"), resolved: t("Resolved"), abandoned: t("No contact"), expired: t("Expired") },
+    delivery: { queued: t("waiting to be sent"), sending: t("sending"), sent: t("sent"), delivered: t("delivered"), read: t("read"), failed: t("NOT DELIVERED"), held: t("HELD: her 24-hour window is closed; sent when she writes again"), created: t("stored"), pending: t("waiting for the bot") },
   };
 
   // The same wall clock as the server-rendered page: Copenhagen, "22.11. 14:05".
@@ -56,23 +60,23 @@
     document.querySelectorAll("#f-language option").forEach(o => { if (o.value) lang[o.value] = o.textContent; });
     const topic = {};
     document.querySelectorAll("#f-topic option").forEach(o => { if (o.value) topic[o.value] = o.textContent; });
-    const LABELS = ["Case", "Priority", "Language", "Topic", "Waiting", "Her wishes", "Status", "Action"];
+    const LABELS = ["Case", "Priority", "Language", "Topic", "Waiting", "Her wishes", "Status", "Action"].map(t);
     const text = node => node.textContent.replace(/\s+/g, " ").trim();
     function row(c) {
       const link = el("a", { href: "/workspace/cases/" + c.id }, "#" + c.id);
       const prio = [el("span", { class: "badge p-" + c.priority }, L.priority[c.priority])];
-      if (c.escalated) prio.push(" ", el("span", { class: "badge esc" }, "waited long"));
-      const wishes = [c.woman_counsellor ? "a woman counsellor" : "", c.contact_later ? "may be contacted later" : ""].filter(Boolean).join("; ");
+      if (c.escalated) prio.push(" ", el("span", { class: "badge esc" }, t("waited long")));
+      const wishes = [c.woman_counsellor ? t("a woman counsellor") : "", c.contact_later ? t("may be contacted later") : ""].filter(Boolean).join("; ");
       let status = L.status[c.status] || c.status;
-      if (c.assigned_to) status += " · " + (c.mine ? "you" : c.assigned_to);
+      if (c.assigned_to) status += " · " + (c.mine ? t("you") : c.assigned_to);
       let language = lang[c.language] || c.language;
-      if (c.write_in && c.write_in !== c.language) language += " · write in " + (lang[c.write_in] || c.write_in);
+      if (c.write_in && c.write_in !== c.language) language += " · " + t("write in") + " " + (lang[c.write_in] || c.write_in);
       const action = c.can_claim
         ? el("form", { method: "post", action: "/workspace/cases/" + c.id + "/claim" },
-            el("input", { type: "hidden", name: "csrf", value: csrf }), el("button", { type: "submit" }, "Claim"))
-        : el("a", { href: "/workspace/cases/" + c.id }, "Open");
-      const waiting = c.waiting_minutes !== null ? c.waiting_minutes + " min"
-        : c.unanswered_minutes !== null ? el("span", { class: "badge unanswered" }, "she waits for an answer: " + c.unanswered_minutes + " min")
+            el("input", { type: "hidden", name: "csrf", value: csrf }), el("button", { type: "submit" }, t("Claim")))
+        : el("a", { href: "/workspace/cases/" + c.id }, t("Open"));
+      const waiting = c.waiting_minutes !== null ? c.waiting_minutes + " " + t("min")
+        : c.unanswered_minutes !== null ? el("span", { class: "badge unanswered" }, t("she waits for an answer:") + " " + c.unanswered_minutes + " " + t("min"))
         : "–";
       const cells = [[link], prio, [language], [topic[c.topic] || c.topic], [waiting], [wishes], [status], [action]];
       return cells.map((content, i) => el("td", { "data-label": LABELS[i] }, ...content));
@@ -106,20 +110,20 @@
       rows.forEach(tr => tr.remove());  // gone from the queue
       let empty = queue.querySelector("tr:not([data-id])");
       if (data.cases.length && empty) empty.remove();
-      if (!data.cases.length && !empty) queue.append(el("tr", {}, el("td", { colspan: "8", class: "empty" }, "No cases here right now.")));
+      if (!data.cases.length && !empty) queue.append(el("tr", {}, el("td", { colspan: "8", class: "empty" }, t("No cases here right now."))));
       if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus({ preventScroll: true });
       data.cases.forEach(c => known.add(String(c.id)));
       if (fresh.length) {
         const news = document.getElementById("queue-news");
         const first = fresh[0];
         if (news) news.textContent = fresh.length === 1
-          ? "New case #" + first.id + ": " + L.priority[first.priority] + ", " + (lang[first.language] || first.language)
-          : fresh.length + " new cases";
+          ? t("New case") + " #" + first.id + ": " + L.priority[first.priority] + ", " + (lang[first.language] || first.language)
+          : fresh.length + " " + t("new cases");
       }
       document.dispatchEvent(new CustomEvent("queue-data", { detail: data }));
       const status = document.getElementById("queue-status");
-      if (status) status.textContent = data.waiting + " waiting · updates every few seconds";
-      document.title = (data.waiting ? "(" + data.waiting + ") " : "") + "Queue · Counsellor workspace";
+      if (status) status.textContent = data.waiting + " " + t("waiting · updates every few seconds");
+      document.title = (data.waiting ? "(" + data.waiting + ") " : "") + t("Queue · Counsellor workspace");
     });
   }
 
@@ -128,15 +132,15 @@
   const transcript = document.getElementById("transcript");
   if (transcript) {
     function who(m) {
-      return m.direction === "in" ? "She wrote" : m.kind === "counsellor" ? (m.sender || "Counsellor") : m.kind === "emergency" ? "Bot · emergency numbers"
-        : m.kind === "held_notice" ? "Bot · \u201cyour counsellor has your message\u201d" : "Bot";
+      return m.direction === "in" ? t("She wrote") : m.kind === "counsellor" ? (m.sender || t("Counsellor")) : m.kind === "emergency" ? t("Bot · emergency numbers")
+        : m.kind === "held_notice" ? t("Bot · \u201cyour counsellor has your message\u201d") : t("Bot");
     }
     // her messages sent while the case was held, and whether anyone answered them
     function heldMark(li, m) {
       li.classList.toggle("while-held", !!m.held);
       let span = li.querySelector(".held-mark");
       if (!m.held) { if (span) span.remove(); return; }
-      const label = m.unanswered ? "while held · not answered" : "while held";
+      const label = m.unanswered ? t("while held · not answered") : t("while held");
       if (!span) { span = el("span", { class: "held-mark" }); li.querySelector(".when").after(span); }
       if (span.textContent !== label) span.textContent = label;
     }
@@ -211,7 +215,7 @@
     }
     function announce(c) {
       const urgent = c.priority === "emergency";
-      const title = (urgent ? "EMERGENCY: new case #" : "New case #") + c.id;
+      const title = (urgent ? t("EMERGENCY: new case") : t("New case")) + " #" + c.id;
       const body = (L.priority[c.priority] || c.priority) + " · " + c.language.toUpperCase() + " · " + c.topic;
       if ((urgent || pref("desktop")) && window.Notification && Notification.permission === "granted") {
         const n = new Notification(title, { body: body, tag: "case-" + c.id, requireInteraction: urgent });
