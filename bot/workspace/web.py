@@ -135,8 +135,14 @@ def error_page(request: Request, exc: cases.Refused):
     with Session(request.app.state.engine, expire_on_commit=False) as db:
         row = auth.session_for(db, request.cookies.get(COOKIE), False)
         login = Login(row.user, row) if row is not None else None
+        translate = i18n.translations(ui_language(request, login)).gettext
         response = page(
-            request, "error.html", login, exc.status, message=exc.message, title=exc.title
+            request,
+            "error.html",
+            login,
+            exc.status,
+            message=translate(exc.message),  # the fixed ones are in the catalogue
+            title=translate(exc.title) if exc.title else exc.title,
         )
         db.commit()
     return response
@@ -195,6 +201,8 @@ def my_language(request: Request, data: dict = Depends(form), db: Session = Depe
 
 def _login_form(request: Request, error: str = "", status: int = 200, ui: str | None = None):
     token = auth.login_csrf_token(signing_key(request))
+    if error:
+        error = i18n.translations(ui or ui_language(request, None)).gettext(error)
     response = page(request, "login.html", None, status, ui=ui, login_csrf=token, error=error)
     response.set_cookie(
         LOGIN_COOKIE,

@@ -735,3 +735,20 @@ def test_search_finds_her_case_by_number_or_by_its_notes_within_what_she_may_ope
     assert ids(client, f"#{other}") == []  # Huda's case: not hers to open
     assert ids(huda, "aarhus") == [other]
     assert ids(client, "nothing like this") == []
+
+
+def test_a_danish_counsellor_is_refused_in_danish(world):
+    world.user("amal")
+    client, csrf = world.login("amal")
+    r = client.post("/workspace/me/language", data={"csrf": csrf, "ui_language": "da"})
+    assert r.status_code == 303 and r.cookies.get("ws_ui") == "da"
+    page = client.get("/workspace/admin")
+    assert page.status_code == 403
+    assert "Din konto har ikke adgang til denne side." in page.text and 'lang="da"' in page.text
+    stranger = world.browser()
+    stranger.cookies.set("ws_ui", "da", path="/workspace")
+    wrong = stranger.post(
+        "/workspace/login",
+        data={"csrf": login_csrf(stranger), "username": "amal", "password": "not it at all"},
+    )
+    assert wrong.status_code == 401 and "Brugernavnet eller adgangskoden er forkert." in wrong.text

@@ -57,3 +57,31 @@ def test_a_page_in_danish_says_what_it_says_in_danish():
     assert t.gettext("Queue") == "Kø"
     assert t.gettext(labels.STATUSES["waiting"]) == "Venter"
     assert i18n.translations("en").gettext("Queue") == "Queue"
+
+
+def refusals() -> set[str]:
+    """The fixed messages and titles the workspace's Python shows on an error page or the
+    login form: `Refused(status, "...", "...")` and `_login_form(request, "...", ...)`."""
+    import ast
+
+    found = set()
+    for path in (TEMPLATES.parent).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in ("Refused", "_login_form"):
+                found |= {
+                    a.value
+                    for a in node.args[1:3]
+                    if isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value
+                }
+    return found
+
+
+def test_every_fixed_refusal_has_a_danish_translation():
+    cat = catalogue()
+    found = refusals()
+    assert "Your account does not have access to this page." in found and len(found) > 30
+    missing = sorted(s for s in found if not (cat.get(s) and cat.get(s).string))
+    assert not missing, missing
