@@ -89,8 +89,12 @@ def refresh() -> bool:
         rev = content.revision(engine)
         if rev == _revision or _serving is None:
             return False
+        if rev == 0 and _revision > 0:  # the database is away (or its tables): keep serving
+            return False
         start = time.perf_counter()
-        kb = content.published(engine) or load()
+        kb = content.published(engine) if rev else load()
+        if kb is None:  # it went away between the two reads: keep serving, look again
+            return False
         old_kb, old_index = _serving
         if fingerprint(kb) == fingerprint(old_kb):  # seeded with what was already served
             _serving, _revision = (kb, old_index), rev
