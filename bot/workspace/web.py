@@ -168,14 +168,20 @@ def static(name: str):
 @router.get("")
 @router.get("/")
 def home():
-    return back("/queue")
+    return back("/login")  # which sends whoever is logged in to her start page
+
+
+def start_page(user: User) -> str:
+    """Where an account's work begins: editors at the content, everyone else at the queue."""
+    return "/content" if user.role == "editor" else "/queue"
 
 
 @router.get("/login")
 def login_page(request: Request, ui: str = "", db: Session = Depends(db_session)):
-    if auth.session_for(db, request.cookies.get(COOKIE)) is not None:
+    row = auth.session_for(db, request.cookies.get(COOKIE))
+    if row is not None:
         db.commit()
-        return back("/queue")
+        return back(start_page(row.user))
     response = _login_form(request, ui=ui or None)
     if ui in i18n.UI_LANGUAGES:  # remembered in this browser for the next login
         _remember_ui(request, response, ui)
@@ -242,7 +248,7 @@ def login(request: Request, data: dict = Depends(form), db: Session = Depends(db
     token, _ = auth.start_session(db, user)
     auth.audit(db, user, "login")
     db.commit()
-    response = back("/queue" if user.role != "editor" else "/canned")
+    response = back(start_page(user))
     response.set_cookie(
         COOKIE,
         token,

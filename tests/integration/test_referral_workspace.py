@@ -752,3 +752,18 @@ def test_a_danish_counsellor_is_refused_in_danish(world):
         data={"csrf": login_csrf(stranger), "username": "amal", "password": "not it at all"},
     )
     assert wrong.status_code == 401 and "Brugernavnet eller adgangskoden er forkert." in wrong.text
+
+
+def test_an_editor_starts_at_the_content_and_a_counsellor_at_the_queue(world):
+    world.user("eddie", role="editor")
+    world.user("amal")
+    for name, start in (("eddie", "/workspace/content"), ("amal", "/workspace/queue")):
+        client = world.browser()
+        r = client.post(
+            "/workspace/login",
+            data={"csrf": login_csrf(client), "username": name, "password": PASSWORD},
+        )
+        assert r.status_code == 303 and r.headers["location"] == start, name
+        home = client.get("/workspace")  # the workspace's address, later
+        assert home.headers["location"] == "/workspace/login"
+        assert client.get("/workspace/login").headers["location"] == start

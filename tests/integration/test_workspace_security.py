@@ -563,8 +563,9 @@ EXPECTED: dict[tuple[str, str], tuple] = {
         200,
     ),
     # workspace: open to all
-    ("GET", "/workspace"): (303,) * 7,
-    ("GET", "/workspace/"): (303,) * 7,
+    # to the login page, which sends whoever is logged in on to her start page
+    ("GET", "/workspace"): (L,) * 7,
+    ("GET", "/workspace/"): (L,) * 7,
     ("GET", "/workspace/static/{name}"): (200,) * 7,
     ("GET", "/workspace/login"): (200, 303, 303, 303, 200, 200, 200),
     ("POST", "/workspace/login"): (403,) * 7,  # without the login form's own token
