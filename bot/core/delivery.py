@@ -136,17 +136,21 @@ class Delivery:
         while True:
             with self.sessions() as db:
                 items = db.execute(
-                    select(Message.id, Message.next_attempt_at)
+                    select(Message.id, Message.status, Message.next_attempt_at)
                     .where(
                         Message.contact_id == contact_id,
                         Message.direction == "out",
-                        Message.status == "queued",
+                        Message.status.in_([S.QUEUED, S.SENDING]),
                     )
                     .order_by(Message.id)
                 ).all()
             if not items:
                 return
-            for message_id, due in items:
+            for message_id, status, due in items:
+                if status == S.SENDING:
+                    # an earlier message is in another worker's hands (a peer gateway, or
+                    # one that died mid-send, until its claim times out): keep her order
+                    return
                 if due is not None and aware(due) > utcnow():
                     return  # an earlier message waits for its retry: keep her order
                 outcome = await self._deliver_one(message_id)

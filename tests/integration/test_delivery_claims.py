@@ -65,17 +65,7 @@ def test_a_send_left_by_a_gateway_that_died_is_delivered_once_by_the_running_one
                 lambda: [m.attempts for m in env.rows(Message.direction == "out")] == [1],
                 what="the first send to fail and the reply to wait for its retry",
             )
-            # another gateway claims the reply for its retry now, and dies before finishing
-            engine = create_engine(sqlite_url)
-            with sessionmaker(engine)() as db:
-                claimed = db.execute(
-                    update(Message)
-                    .where(Message.direction == "out", Message.status == "queued")
-                    .values(status="sending", claimed_at=utcnow(), next_attempt_at=None)
-                ).rowcount
-                db.commit()
-            engine.dispose()
-            assert claimed == 1
+            assert _claim_queued_as_a_gateway_that_dies(sqlite_url) == 1
 
             time.sleep(1.0)  # the claim is fresh: the running gateway leaves it alone
             assert tg.chat(1201) == []
@@ -87,3 +77,54 @@ def test_a_send_left_by_a_gateway_that_died_is_delivered_once_by_the_running_one
             assert (reply.status, reply.attempts) == ("sent", 2)
             assert reply.claimed_at is not None
             assert aware(reply.claimed_at) > utcnow() - timedelta(seconds=10), "its own claim"
+
+
+def test_her_later_reply_waits_while_an_earlier_one_is_in_another_gateways_hands(sqlite_url):
+    """A gateway killed mid-send leaves her first reply `sending`. The running one must not
+    send her next reply before it: she would read the answer before the greeting, or the
+    reply to her second question before the first."""
+    rasa, actions, tg = FakeRasa(), FakeActions(), FakeTelegram()
+    with serve(rasa.app) as rasa_url, serve(actions.app) as action_url, serve(tg.app) as tg_url:
+        settings = _settings(
+            rasa_url,
+            action_url,
+            sqlite_url,
+            tg_url,
+            delivery_backoff_s=60,
+            delivery_claim_timeout_s=2,
+        )
+        with serve(create_app(settings)) as url:
+            env = Env(url, None, rasa, tg, sqlite_url)
+            tg.fail_next = [(502, "Bad Gateway", None)]
+            env.post(tg.text_update(1202, "første"))
+            wait_for(
+                lambda: [m.attempts for m in env.rows(Message.direction == "out")] == [1],
+                what="the first reply to wait for its retry",
+            )
+            _claim_queued_as_a_gateway_that_dies(sqlite_url)
+
+            env.post(tg.text_update(1202, "anden"))
+            time.sleep(1.0)  # the first reply's claim is fresh: nothing may overtake it
+            assert tg.chat(1202) == [], "her second reply overtook the first"
+            statuses = [m.status for m in env.rows(Message.direction == "out")]
+            assert statuses == ["sending", "queued"]
+
+            wait_for(lambda: len(tg.chat(1202)) == 2, timeout=15, what="both replies")
+            time.sleep(0.5)
+            assert [m["text"] for m in tg.chat(1202)] == ["echo: første", "echo: anden"]
+            assert [m.status for m in env.rows(Message.direction == "out")] == ["sent", "sent"]
+
+
+def _claim_queued_as_a_gateway_that_dies(db_url: str) -> int:
+    """Another gateway claims the queued replies for their retry now and dies before
+    finishing: they stay `sending` under a fresh claim."""
+    engine = create_engine(db_url)
+    with sessionmaker(engine)() as db:
+        claimed = db.execute(
+            update(Message)
+            .where(Message.direction == "out", Message.status == "queued")
+            .values(status="sending", claimed_at=utcnow(), next_attempt_at=None)
+        ).rowcount
+        db.commit()
+    engine.dispose()
+    return claimed
