@@ -37,6 +37,16 @@ def test_no_false_alarm_from_the_patterns(lang, text):
     assert not result.danger, f"{lang}: {text!r} matched {result.language}: {result.pattern}"
 
 
+@pytest.mark.parametrize("lang, text", cases("idiom"))
+def test_a_listed_idiom_is_calm_though_a_pattern_matches_it(lang, text):
+    norm = normalise(text)
+    matched = [p.pattern for _, p in safety._patterns() if p.search(norm)]
+    assert matched, f"{lang}: {text!r} matches no pattern: it belongs under safe"
+    result = screen_patterns(text)
+    assert not result.danger, f"{lang}: {text!r} alarmed by {result.pattern}"
+    assert result.pattern == "idiom"
+
+
 def test_the_model_adds_few_alarms_on_near_misses():
     assert danger_model.model() is not None, "setup builds the danger model"
     alarms = [text for _, text in cases("safe") if screen(text).danger]
