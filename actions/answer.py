@@ -141,7 +141,11 @@ class ActionAnswerQuestion(SafeAction):
             rated_entry = tracker.get_slot("last_entry_id")
             kept = unanswered.keep(dispatcher, tracker, "not_helpful", rated_entry, ref=rated)
         hits = index.search(text, language, region, k=4)
-        decision = Index.decide(hits, text, index.nearest_gap(text, language, hits))
+
+        def topic(entry_id: str) -> str:
+            return kb.entries[entry_id].topic
+
+        decision = Index.decide(hits, text, index.nearest_gap(text, language, hits), topic)
         best = kb.entries[hits[0].entry_id] if hits else None
         if may_ask and decision.kind != "none" and best is not None and best.region != "all":
             # The best answer depends on her region and hers is unknown: what holds everywhere

@@ -67,7 +67,9 @@ def index():
 
 def _decide(index, text: str, lang: str):
     hits = index.search(text, lang, k=4)
-    return Index.decide(hits, text, index.nearest_gap(text, lang, hits))
+    return Index.decide(
+        hits, text, index.nearest_gap(text, lang, hits), lambda e: index.kb.entries[e].topic
+    )
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,19 @@ def test_two_close_entries_give_both_answers():
     assert (d.kind, [h.entry_id for h in d.hits]) == ("both", ["entry-0", "entry-1"])
 
 
+def test_an_emergency_answer_is_not_given_beside_another_topics_answer():
+    """Two close entries, the second about 112: the first is answered alone and the 112
+    answer offered under it, as one tap. Two emergency or violence answers stay together."""
+    topics = {"entry-0": "health", "entry-1": "emergency"}
+    d = Index.decide(CLOSE, "is the interpreter free for me", topic=topics.__getitem__)
+    assert (d.kind, [h.entry_id for h in d.hits]) == ("answer", ["entry-0", "entry-1"])
+    topics = {"entry-0": "violence", "entry-1": "emergency"}
+    d = Index.decide(CLOSE, "he hit me what do i do", topic=topics.__getitem__)
+    assert d.kind == "both"
+    topics = {"entry-0": "emergency", "entry-1": "health"}
+    assert Index.decide(CLOSE, "112 and then the doctor", topic=topics.__getitem__).kind == "both"
+
+
 def test_one_word_is_asked_back_rather_than_given_two_guesses():
     d = Index.decide(CLOSE, "interpreter")
     assert d.kind == "clarify" and [h.entry_id for h in d.hits] == ["entry-0", "entry-1", "entry-2"]
