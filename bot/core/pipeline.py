@@ -77,6 +77,7 @@ class Outcome:
     #                      deliver her message again (the safe reply went out directly)
     danger: bool = False
     silent: bool = False  # a counsellor holds her case: the bot said nothing
+    queued_early: int = 0  # the first replies, queued before Rasa was asked (danger, push)
 
 
 class Pipeline:
@@ -185,6 +186,13 @@ class Pipeline:
         if screening.danger:
             referrals.flag_danger(db, contact.id)
             stats.record(db, "danger", language)
+            if contact.channel in PUSH_CHANNELS:
+                # the emergency numbers go out now: a slow or hung Rasa (up to its timeout)
+                # must not hold them back. REST answers in one HTTP reply, so it cannot.
+                self._store_replies(db, contact, message, replies, in_band=True)
+                db.commit()
+                self.on_queued()
+                outcome.queued_early = len(replies)
         if referrals.holding_case(db, contact.id) is not None:
             outcome.silent = True  # the counsellor answers; she sees this in her transcript
         elif self._too_fast(db, contact):
@@ -211,7 +219,7 @@ class Pipeline:
         if self.settings.privacy_notice and self._privacy_notice_due(db, contact, outcome, replies):
             replies.append(self._privacy_notice(language))
         move(message, MessageStatus.PENDING if outcome.pending else MessageStatus.PROCESSED)
-        self._store_replies(db, contact, message, replies, in_band=True)
+        self._store_replies(db, contact, message, replies[outcome.queued_early :], in_band=True)
         db.commit()
         if contact.channel in PUSH_CHANNELS:
             self.on_queued()

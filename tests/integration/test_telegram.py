@@ -6,6 +6,7 @@ lost when something fails; forged or broken webhooks refused."""
 from __future__ import annotations
 
 import html
+import threading
 import time
 
 import httpx
@@ -304,6 +305,28 @@ def test_danger_gets_emergency_numbers_first_even_when_rasa_is_down(env):
     assert sent[0]["text"] == texts.text("utter_danger_heard", "en")
     assert sent[1]["text"] == texts.text("utter_emergency", "en")
     assert sent[3]["text"] == texts.text("utter_offer_counsellor", "en"), "a person, with buttons"
+
+
+def test_danger_numbers_reach_her_while_rasa_is_still_thinking(env):
+    """A slow Rasa (here 3 s) must not hold back 112: on a push channel the emergency
+    replies are queued and sent before Rasa is asked; Rasa's answer follows them."""
+    env.rasa.delay_s = 3.0
+    webhook = threading.Thread(target=env.post, args=(env.tg.text_update(1300, "he hits me"),))
+    webhook.start()
+    try:
+        wait_for(lambda: len(env.tg.chat(1300)) >= 2, timeout=2.5, what="the emergency replies")
+        assert env.rasa.active == 1, "Rasa has not answered yet"
+    finally:
+        webhook.join()
+    wait_for(lambda: len(env.tg.chat(1300)) == 3, what="Rasa's answer after them")
+    time.sleep(0.3)  # a copy of anything would arrive now
+    shown = [html.unescape(m["text"]) for m in env.tg.chat(1300)]
+    assert shown == [
+        texts.text("utter_danger_heard", "en"),
+        texts.text("utter_emergency", "en"),
+        "echo: he hits me",
+    ]
+    assert [m.status for m in env.rows(Message.direction == "out")] == ["sent"] * 3
 
 
 def test_database_outage_still_answers_safely_and_asks_telegram_to_redeliver(env):
