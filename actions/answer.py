@@ -20,8 +20,10 @@ from actions.safe import SafeAction
 from common import texts
 from common.contracts import Answered, KnowledgeStatus, to_custom
 from common.vocab import LANGUAGES
+from knowledge import model_store
 from knowledge.index import CLARIFY_THRESHOLD, Index
 from knowledge.regions import region_in
+from langtools import query_vector
 
 # After a disclosure, answers come only from these topics (knowledge/entries/<topic>/).
 DISCLOSURE_TOPICS = {"violence", "emergency", "residence"}
@@ -56,6 +58,14 @@ def _entity(tracker: Tracker, name: str) -> str | None:
         if e.get("entity") == name:
             return e.get("value")
     return None
+
+
+def _shared_vector(metadata: dict, text: str):
+    """The vector of `text` that came with her message from the gateway, where it is one of
+    this index's model (langtools/query_vector.py); None, and the index encodes it."""
+    if not model_store.shares_gateway_vectors():
+        return None
+    return query_vector.unpack(metadata, text)
 
 
 def answer_text(entry_id: str, language: str) -> str:
@@ -125,6 +135,7 @@ class ActionAnswerQuestion(SafeAction):
             may_ask = region is None and tracker.active_loop_name is None
 
         metadata = _user_metadata(tracker)
+        query = _shared_vector(metadata, text)
         in_danger = (tracker.latest_message.get("intent") or {}).get("name") == "danger"
         if in_danger:
             return events + self._after_disclosure(
@@ -135,23 +146,25 @@ class ActionAnswerQuestion(SafeAction):
                 language,
                 region,
                 acute=metadata.get("danger_kind") == "acute",
+                query=query,
             )
         rated = None if kept else unanswered.rated_just_before(tracker)
         if rated is not None:  # her words right after "not helpful": they join that "No"
             rated_entry = tracker.get_slot("last_entry_id")
             kept = unanswered.keep(dispatcher, tracker, "not_helpful", rated_entry, ref=rated)
-        hits = index.search(text, language, region, k=4)
+        hits = index.search(text, language, region, k=4, query=query)
 
         def topic(entry_id: str) -> str:
             return kb.entries[entry_id].topic
 
-        decision = Index.decide(hits, text, index.nearest_gap(text, language, hits), topic)
+        decision = Index.decide(hits, text, index.nearest_gap(text, language, hits, query), topic)
         best = kb.entries[hits[0].entry_id] if hits else None
         if may_ask and decision.kind != "none" and best is not None and best.region != "all":
             # The best answer depends on her region and hers is unknown: what holds everywhere
             # now, and her town asked in the same reply for the local detail; region_form
             # then answers the question kept here (data/rules/region.yml).
-            general = Index.decide(index.search(text, language, NO_REGION, k=4), text)  # no gap
+            general_hits = index.search(text, language, NO_REGION, k=4, query=query)
+            general = Index.decide(general_hits, text)  # no gap
             if general.kind != "none":
                 self._answer(dispatcher, general.hits[0].entry_id, language, feedback=False)
                 events.append(SlotSet("last_entry_id", general.hits[0].entry_id))
@@ -208,14 +221,16 @@ class ActionAnswerQuestion(SafeAction):
             for e in entry_ids
         ]
 
-    def _after_disclosure(self, dispatcher, kb, index, text, language, region, acute) -> list:
+    def _after_disclosure(
+        self, dispatcher, kb, index, text, language, region, acute, query=None
+    ) -> list:
         """After a disclosure (the emergency numbers are already given): an answer only from
         violence, safety and residence-after-violence, never "I am not sure what you mean";
         acute need (no violent words: "we have nowhere to sleep") gets the shelter answer.
         The offer of a person follows (data/rules/safety.yml)."""
         hits = [
             h
-            for h in index.search(text, language, region, k=12)
+            for h in index.search(text, language, region, k=12, query=query)
             if kb.entries[h.entry_id].topic in DISCLOSURE_TOPICS
         ]
         entry_id = hits[0].entry_id if hits and hits[0].score >= CLARIFY_THRESHOLD else None

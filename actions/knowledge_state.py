@@ -69,7 +69,7 @@ def _start() -> None:
             return
         start = time.perf_counter()
         rev, kb = _content()
-        index = Index.load_or_build(kb, model_store.load())
+        index = Index.load_or_build(kb, model_store.for_queries())
         _serving, _revision = (kb, index), rev
         log.info(
             "knowledge loaded (revision %d): %d entries, %d rows in %.1fs, %d embedded",

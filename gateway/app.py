@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot import workspace
-from bot.core import health, metrics
+from bot.core import danger_model, health, metrics
 from bot.core.channel import Channel
 from bot.core.delivery import Delivery
 from bot.core.pipeline import Pipeline
@@ -107,6 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrate(settings.database_url)
         engine = engine_for(settings.database_url)
         await asyncio.to_thread(_sync_content, engine)
+        # the danger screen's model (and the encoder every message needs) before the first
+        # woman writes: loading takes seconds, and her first message must not wait for it
+        await asyncio.to_thread(danger_model.model)
         metrics.use_engine(engine)
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         app.state.settings, app.state.engine, app.state.rasa = settings, engine, rasa

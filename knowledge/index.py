@@ -444,13 +444,23 @@ class Index:
         return index
 
     # -- querying ------------------------------------------------------------------------
-    def search(self, text: str, lang: str, region: str | None = None, k: int = 3) -> list[Hit]:
-        return self.search_encoded(self._query(text), text, lang, region, k)
+    def search(
+        self,
+        text: str,
+        lang: str,
+        region: str | None = None,
+        k: int = 3,
+        query: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """`query`: the text's vector, where it came with her message (encoded once)."""
+        return self.search_encoded(self._query(text, query), text, lang, region, k)
 
-    def nearest_gap(self, text: str, lang: str, hits: list[Hit]) -> Gap | None:
+    def nearest_gap(
+        self, text: str, lang: str, hits: list[Hit], query: np.ndarray | None = None
+    ) -> Gap | None:
         """The gap her question is closest to (knowledge/gaps.py); None without gaps, or when
         the best entry is about violence or an emergency (NEVER_A_GAP)."""
-        return self.nearest_gap_encoded(self._query(text), lang, hits)
+        return self.nearest_gap_encoded(self._query(text, query), lang, hits)
 
     def nearest_gap_encoded(self, query: np.ndarray, lang: str, hits: list[Hit]) -> Gap | None:
         if not self.gap_ids or (hits and self.kb.entries[hits[0].entry_id].topic in NEVER_A_GAP):
@@ -465,8 +475,11 @@ class Index:
                 best = Gap(gap_id, dense)
         return best
 
-    def _query(self, text: str) -> np.ndarray:
-        """Her message's vector; the last one is kept, as search and nearest_gap both ask."""
+    def _query(self, text: str, given: np.ndarray | None = None) -> np.ndarray:
+        """Her message's vector (`given`, or encoded now); the last one is kept, as search
+        and nearest_gap both ask."""
+        if given is not None:
+            return given
         last = self._last_query
         if last is not None and last[0] == text:
             return last[1]

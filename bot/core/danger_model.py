@@ -121,8 +121,10 @@ class DangerModel:
         with self._lock:  # one engine per process; the workspace calls from threads
             return np.atleast_2d(self._encoder.query(texts)).astype(np.float32)
 
-    def judge(self, text: str) -> Judgement:
-        vector = self.encode([" ".join(text.split())])[0]
+    def judge(self, text: str, vector: np.ndarray | None = None) -> Judgement:
+        """`vector`: the text's encoding, where the caller has it already."""
+        if vector is None:
+            vector = self.encode([" ".join(text.split())])[0]
         grams = self._ngrams.transform(_normalised([text]))
         score = vector @ self.weights + NGRAM_WEIGHT * (grams @ self.ngram_weights)[0] + self.bias
         p = float(1.0 / (1.0 + np.exp(-score)))

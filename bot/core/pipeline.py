@@ -42,7 +42,7 @@ from bot.storage import stats, unanswered
 from bot.storage.models import Contact, Feedback, Message, utcnow
 from bot.storage.status import MessageStatus, move
 from common import contracts, texts
-from langtools import langid
+from langtools import langid, query_vector
 
 log = logging.getLogger(__name__)
 STUCK = timedelta(minutes=2)  # a message still `received` this long after arrival was
@@ -177,7 +177,7 @@ class Pipeline:
         db.commit()
 
         # in a thread: the model takes milliseconds, but no woman's message may stall another's
-        screening = await asyncio.to_thread(safety.screen, raw)
+        screening = await asyncio.to_thread(safety.screen, raw, True)
         replies: list[Reply] = []
         if screening.danger:
             replies += emergency_replies(language)
@@ -259,7 +259,12 @@ class Pipeline:
                     contact = message.contact
                     outcome = Outcome([], message.language or "en", contact.id)
                     await self._ask_rasa(
-                        db, contact, message, message.text, safety.screen(message.text), outcome
+                        db,
+                        contact,
+                        message,
+                        message.text,
+                        safety.screen(message.text, share=True),
+                        outcome,
                     )
                     if outcome.pending:
                         # hers wait behind it; other women's messages are still tried, unless
@@ -383,12 +388,14 @@ class Pipeline:
         outcome: Outcome,
     ) -> None:
         text = raw[: self.settings.max_message_chars]
-        metadata = {"language": outcome.language, "channel": contact.channel}
+        metadata: dict[str, object] = {"language": outcome.language, "channel": contact.channel}
         if screening.danger:
             metadata["screening"] = "danger"
             metadata["danger_kind"] = screening.kind  # "acute": a shelter answer, not menus
         elif screening.judged:
             metadata["screening"] = "calm"  # both layers read it: Rasa's danger intent defers
+        if screening.vector is not None:  # Rasa and the action server need not encode it again
+            metadata[query_vector.KEY] = query_vector.pack(raw, screening.vector)
         # No connection is held while Rasa thinks: the pool is small and a blocked checkout
         # would stall the whole event loop. Objects stay usable (expire_on_commit=False).
         db.commit()

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from bot.core import danger_model
+from langtools import query_vector
 
 TERMS = Path(__file__).resolve().parent / "danger_terms.yml"
 IDIOMS = Path(__file__).resolve().parent / "danger_idioms.yml"
@@ -36,6 +38,9 @@ class Screening:
     # Whether the model read the message (long enough, and built). Only then is "no danger"
     # a judgement that Rasa's own danger intent defers to (nlu/components.py DangerOverride).
     judged: bool = False
+    # The message's e5 query vector, where screen() was asked to share it: Rasa and the
+    # action server read it instead of encoding the message again (langtools/query_vector.py)
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def normalise(text: str) -> str:
@@ -80,23 +85,33 @@ def screen_patterns(text: str) -> Screening:
     return Screening(False)
 
 
-def screen(text: str) -> Screening:
+def screen(text: str, share: bool = False) -> Screening:
     """Both layers. A pattern's match stands unless the model is all but sure the message is
     calm (an idiom: "this grammar will kill me"); the model alone raises the alarm for what
-    no pattern lists. Patterns only where the model is not built."""
+    no pattern lists. Patterns only where the model is not built. With `share`, the result
+    carries the message's vector, also of a message too short to judge."""
     found = screen_patterns(text)
     if not (text or "").strip() or text.startswith("/"):  # a button's payload says nothing
         return found
-    if not danger_model.enough_to_judge(text):
-        return found  # "hello there", "ok": too little for the model, which misreads them
-    model = danger_model.model()
+    judge = danger_model.enough_to_judge(text)
+    model = danger_model.model() if judge or share else None
     if model is None:
         return found
-    judged = model.judge(text[:MODEL_CHARS])
+    head = text[:MODEL_CHARS]
+    vector = model.encode([query_vector.normal(head)])[0]
+    shared = vector if share and head == text else None  # of the whole message only
+    if not judge:
+        # "hello there", "ok": too little for the model, which misreads them
+        return replace(found, vector=shared)
+    judged = model.judge(head, vector)
     if found.danger:
         if judged.probability < danger_model.VETO:
-            return Screening(False, found.language, f"idiom:{found.pattern}", judged=True)
-        return found
+            return Screening(
+                False, found.language, f"idiom:{found.pattern}", judged=True, vector=shared
+            )
+        return replace(found, vector=shared)
     if judged.probability >= danger_model.ALARM:
-        return Screening(True, None, f"model:{judged.probability:.2f}", judged.kind, True)
-    return Screening(False, judged=True)
+        return Screening(
+            True, None, f"model:{judged.probability:.2f}", judged.kind, True, vector=shared
+        )
+    return Screening(False, judged=True, vector=shared)

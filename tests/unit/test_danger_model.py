@@ -6,6 +6,7 @@ These messages were written for this test, not taken from the blind sets."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bot.core import danger_model, safety
@@ -49,7 +50,10 @@ class _Fixed:
     def __init__(self, probability: float, kind: str = "danger"):
         self.judgement = Judgement(probability, kind)
 
-    def judge(self, text: str) -> Judgement:
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.zeros((len(texts), 384), np.float32)
+
+    def judge(self, text: str, vector=None) -> Judgement:
         return self.judgement
 
 

@@ -4,6 +4,7 @@ own alarms on these near-misses are counted in knowledge/calibration.md and boun
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -62,7 +63,10 @@ def test_the_model_reads_only_the_start_of_a_huge_message_and_patterns_read_it_a
     seen: list[int] = []
 
     class Recorder:
-        def judge(self, text):
+        def encode(self, texts):
+            return np.zeros((len(texts), 384), np.float32)
+
+        def judge(self, text, vector=None):
             seen.append(len(text))
             return danger_model.Judgement(0.0, "danger")
 
