@@ -427,7 +427,10 @@ class Pipeline:
                 outcome.replies.append(self._bot_reply("utter_offer_counsellor", outcome.language))
             return
 
+        # the emergency text is given once, first: also when this is a kept message answered
+        # later, whose emergency replies went out when it came (retry_pending)
         already = {r.text for r in outcome.replies}
+        already |= {r.text for r in self._stored_replies(db, message) if r.kind == "emergency"}
         for answer, directive in zip(answers, directives, strict=True):
             match directive:
                 case contracts.Erase():

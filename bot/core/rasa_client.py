@@ -60,7 +60,15 @@ class ActionServerProbe:
     action fails, so the gateway asks directly, after Rasa's answer, with `since` the time
     that answer came: an action server that died while Rasa worked is seen (a cached
     "alive" from before let Rasa's half answer through, and her question was lost). Answers
-    that wait while a check runs share the next one."""
+    that wait while a check runs share the next one.
+
+    A stopped action server refuses the connection at once. A busy one answers late: under
+    load (bench/load.py, 50 women on two cores) a 1-second limit called it down a dozen
+    times a minute, and each time every answer waiting on that check became "a technical
+    problem". So only a refusal, an error status or no answer within PROBE_TIMEOUT_S counts.
+    """
+
+    PROBE_TIMEOUT_S = 5.0
 
     def __init__(self, http: httpx.AsyncClient, base_url: str):
         self.http, self.url = http, base_url.rstrip("/") + "/health"
@@ -72,7 +80,7 @@ class ActionServerProbe:
             if self._checked_at < since:  # no check began after `since`: ask now
                 started = time.monotonic()
                 try:
-                    r = await self.http.get(self.url, timeout=1.0)
+                    r = await self.http.get(self.url, timeout=self.PROBE_TIMEOUT_S)
                     self._alive = r.status_code == 200
                 except httpx.HTTPError:
                     self._alive = False

@@ -329,6 +329,25 @@ def test_danger_numbers_reach_her_while_rasa_is_still_thinking(env):
     assert [m.status for m in env.rows(Message.direction == "out")] == ["sent"] * 3
 
 
+def test_a_kept_disclosure_answered_later_does_not_repeat_the_emergency_numbers(env):
+    """Rasa was down when she wrote: she got 112 at once. When the kept message is answered,
+    Rasa's own danger reply repeats the emergency text; she is not sent it again."""
+    env.rasa.mode = "error"
+    env.post(env.tg.text_update(1301, "he is going to kill me"))
+    wait_for(lambda: len(env.tg.chat(1301)) == 4, what="the safe replies")
+    emergency = texts.text("utter_emergency", "en")
+    env.rasa.replies = [
+        {"recipient_id": "x", "text": emergency},
+        {"recipient_id": "x", "text": "You can call Lev Uden Vold on 1888."},
+    ]
+    env.rasa.mode = "ok"
+    wait_for(lambda: len(env.tg.chat(1301)) >= 5, timeout=15, what="the retry worker's answer")
+    time.sleep(0.5)  # a repeated emergency text would arrive now
+    shown = [html.unescape(m["text"]) for m in env.tg.chat(1301)]
+    assert shown.count(emergency) == 1, shown
+    assert shown[-1] == "You can call Lev Uden Vold on 1888."
+
+
 def test_database_outage_still_answers_safely_and_asks_telegram_to_redeliver(env):
     env.app.state.pipeline.sessions = sessionmaker(
         create_engine("sqlite:////nonexistent-dir/bot.db")

@@ -16,12 +16,12 @@ class ActionServer:
     """The action server's /health, switchable, counting the checks it gets."""
 
     def __init__(self) -> None:
-        self.up, self.checks = True, 0
+        self.up, self.checks, self.delay_s = True, 0, 0.01
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/health"
         self.checks += 1
-        await asyncio.sleep(0.01)  # a check takes a moment: others arrive meanwhile
+        await asyncio.sleep(self.delay_s)  # a check takes a moment: others arrive meanwhile
         if not self.up:
             raise httpx.ConnectError("connection refused", request=request)
         return httpx.Response(200, json={"status": "ok"})
@@ -47,3 +47,11 @@ async def test_answers_waiting_together_share_one_check():
     results = await asyncio.gather(*(actions.alive(since=answered_at) for _ in range(20)))
     assert results == [True] * 20
     assert server.checks == 1, "twenty answers, one check made after all of them"
+
+
+async def test_a_busy_action_server_is_not_called_down():
+    """Under load its /health answers in seconds; her answer must not become "a technical
+    problem" for that."""
+    server = ActionServer()
+    server.delay_s = 1.5
+    assert await probe(server).alive(since=time.monotonic())
