@@ -10,6 +10,10 @@ Latency is measured on loopback, one request at a time, after a warm-up:
   publish     an editor publishes a wording change to an entry's English answer through the
               JSON API; the time from sending the publish to the first REST answer that
               carries the new text (asked every 20 ms). Target (issue 14): < 1 s.
+  danger      a Telegram webhook with a disclosure ("he hits me"), from a new chat each time;
+              the time until the emergency numbers arrive at the fake Bot API (in this
+              process, on loopback). Target (issue 16): p95 <= 20 ms.
+  memory      each process's resident memory (with its children) at rest after the runs.
 Target (issue 2): gateway p50 <= 2.5 x bare Rasa p50.
 """
 
@@ -25,9 +29,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.servers import free_port
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.servers import free_port, serve
 from tools.stack import REPO, Ports, Stack
 
+TELEGRAM_SECRET = "bench-telegram-secret"
 QUESTIONS = [
     "what is the citizenship test and when is it held",
     "hvad er det gule sygesikringskort",
@@ -107,6 +113,51 @@ def publish_to_answer(stack: Stack, rounds: int = 5) -> list[float]:
     return out
 
 
+DANGER = ["he hits me and i am scared", "min mand slår mig", "زوجي يضربني", "чоловік мене б'є"]
+
+
+def danger_to_emergency_ms(stack: Stack, telegram, n: int) -> list[float]:
+    """Milliseconds from her Telegram webhook to the emergency numbers in her chat."""
+    out = []
+    with httpx.Client(timeout=60) as http:
+        for i in range(n):
+            chat_id = 990_000 + i
+            start = time.perf_counter()
+            http.post(
+                f"{stack.gateway_url}/webhooks/telegram",
+                json=telegram.text_update(chat_id, DANGER[i % len(DANGER)]),
+                headers={"x-telegram-bot-api-secret-token": TELEGRAM_SECRET},
+            ).raise_for_status()
+            # the webhook may answer before or after the send: wait for the chat either way
+            while not any("112" in m["text"] for m in telegram.chat(chat_id)):
+                if time.perf_counter() - start > 30:
+                    raise RuntimeError(f"no emergency reply in 30 s ({i})")
+                time.sleep(0.0005)
+            out.append((time.perf_counter() - start) * 1000)
+    return out[min(5, n // 10) :]  # the first ones warm the chat's connection
+
+
+def resident_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants, in MB (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            rss = Path(f"/proc/{p}/statm").read_text().split()[1]
+        except OSError:
+            continue
+        total += int(rss) * 4096
+    return round(total / 2**20, 1)
+
+
 def fresh_setup_seconds() -> float:
     """Clones the committed repo into a temporary folder and times scripts/setup.sh there."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,11 +183,18 @@ def main(argv: list[str] | None = None) -> int:
     if last.exists():
         results["last_setup"] = json.loads(last.read_text())
 
-    with tempfile.TemporaryDirectory() as tmp:
+    telegram = FakeTelegram()
+    with tempfile.TemporaryDirectory() as tmp, serve(telegram.app) as telegram_url:
         stack = Stack(
             ports=Ports(free_port(), free_port(), free_port()),
             database_url=f"sqlite:///{tmp}/bench.db",
             log_dir=Path(tmp) / "log",
+            extra_env={
+                "TELEGRAM_MODE": "webhook",
+                "TELEGRAM_TOKEN": telegram.token,
+                "TELEGRAM_SECRET": TELEGRAM_SECRET,
+                "TELEGRAM_API_URL": telegram_url,
+            },
         )
         start = time.perf_counter()
         stack.start()
@@ -156,11 +214,19 @@ def main(argv: list[str] | None = None) -> int:
                     for i in range(args.n)
                 ],
             )
+            danger = danger_to_emergency_ms(stack, telegram, max(20, args.n // 2))
             publish = publish_to_answer(stack)
+            results["memory_at_rest_mb"] = {
+                name: resident_mb(proc.pid) for name, proc in stack.procs.items()
+            }
         finally:
             stack.stop()
 
-    for name, values in (("bare_rasa_greeting_ms", bare), ("gateway_knowledge_answer_ms", ours)):
+    for name, values in (
+        ("bare_rasa_greeting_ms", bare),
+        ("gateway_knowledge_answer_ms", ours),
+        ("telegram_danger_to_emergency_ms", danger),
+    ):
         results[name] = {
             "p50": round(percentile(values, 50), 1),
             "p95": round(percentile(values, 95), 1),
