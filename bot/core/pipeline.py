@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -210,6 +210,15 @@ class Pipeline:
         elif unclear and (raw == "/greet" or not raw.startswith("/")) and not screening.danger:
             contact.language = None  # still unknown: ask, in every language at once
             replies.append(self._bot_reply("utter_ask_language", None))
+        elif (
+            not screening.danger
+            and raw.strip() != REQUEST_HUMAN
+            and _behind_a_kept_message(db, contact, message)
+        ):
+            # an earlier message of hers is kept for Rasa (an outage, at this gateway or
+            # another): this one waits behind it, and the retry answers both in her order.
+            # She was told with the earlier one. Danger and "a person" never wait.
+            outcome.pending = True
         else:
             await self._ask_rasa(db, contact, message, raw, screening, outcome)
 
@@ -250,12 +259,12 @@ class Pipeline:
                 continue
             async with self._locks[uhash]:
                 with self.sessions() as db:
-                    message = db.get(Message, message_id)
-                    if message is None or message.status not in (
-                        MessageStatus.PENDING,
-                        MessageStatus.RECEIVED,
-                    ):
+                    if not _claim_for_retry(db, message_id):
+                        # answered meanwhile, or another gateway's retry has it now: hers
+                        # after it wait for the next round
+                        behind.add(uhash)
                         continue
+                    message = db.get(Message, message_id)
                     contact = message.contact
                     outcome = Outcome([], message.language or "en", contact.id)
                     await self._ask_rasa(
@@ -269,6 +278,8 @@ class Pipeline:
                     if outcome.pending:
                         # hers wait behind it; other women's messages are still tried, unless
                         # Rasa is plainly down (several failures in a row): then next round
+                        message.claimed_at = None  # any gateway may try again next round
+                        db.commit()
                         behind.add(uhash)
                         failed_in_a_row += 1
                         if failed_in_a_row >= RETRY_GIVE_UP_AFTER:
@@ -527,6 +538,34 @@ class Pipeline:
             Reply(m.text, tuple(json.loads(m.payload)) if m.payload else (), kind=m.kind)
             for m in rows
         ]
+
+
+def _behind_a_kept_message(db: Session, contact: Contact, message: Message) -> bool:
+    """Whether an earlier message of hers is still kept for Rasa (`pending`)."""
+    earlier = select(Message.id).where(
+        Message.contact_id == contact.id,
+        Message.direction == "in",
+        Message.status == MessageStatus.PENDING,
+        Message.id < message.id,
+    )
+    return db.scalar(earlier.limit(1)) is not None
+
+
+def _claim_for_retry(db: Session, message_id: int) -> bool:
+    """Takes a kept message for this retry, once across gateways: a conditional UPDATE of its
+    claim time, so two gateways' retry rounds never both answer it. A claim older than STUCK
+    was left by a gateway that died mid-retry."""
+    claimed = db.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.status.in_([MessageStatus.PENDING, MessageStatus.RECEIVED]),
+            or_(Message.claimed_at.is_(None), Message.claimed_at < utcnow() - STUCK),
+        )
+        .values(claimed_at=utcnow())
+    ).rowcount
+    db.commit()
+    return claimed == 1
 
 
 def emergency_replies(language: str | None) -> list[Reply]:
