@@ -27,10 +27,13 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from sqlalchemy import func, inspect, or_, select, update
 from sqlalchemy import text as sql_text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.expression import Update
 
 from bot import referrals
 from bot.core import metrics, outbox, safety
@@ -555,7 +558,7 @@ def _claim_for_retry(db: Session, message_id: int) -> bool:
     """Takes a kept message for this retry, once across gateways: a conditional UPDATE of its
     claim time, so two gateways' retry rounds never both answer it. A claim older than STUCK
     was left by a gateway that died mid-retry."""
-    claimed = db.execute(
+    claim: Update = (
         update(Message)
         .where(
             Message.id == message_id,
@@ -563,7 +566,8 @@ def _claim_for_retry(db: Session, message_id: int) -> bool:
             or_(Message.claimed_at.is_(None), Message.claimed_at < utcnow() - STUCK),
         )
         .values(claimed_at=utcnow())
-    ).rowcount
+    )
+    claimed = cast(CursorResult, db.execute(claim)).rowcount
     db.commit()
     return claimed == 1
 
