@@ -28,24 +28,31 @@ def platforms():
         yield telegram, telegram_url, whatsapp, whatsapp_url
 
 
+def platform_env(platforms) -> dict[str, str]:
+    """A gateway's settings for the fake Telegram (webhook mode) and WhatsApp APIs."""
+    telegram, telegram_url, whatsapp, whatsapp_url = platforms
+    return {
+        "TELEGRAM_MODE": "webhook",
+        "TELEGRAM_TOKEN": telegram.token,
+        "TELEGRAM_SECRET": TELEGRAM_SECRET,
+        "TELEGRAM_API_URL": telegram_url,
+        "WHATSAPP_TOKEN": whatsapp.token,
+        "WHATSAPP_APP_SECRET": whatsapp.app_secret,
+        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "WHATSAPP_API_VERSION": VERSION,
+        "WHATSAPP_API_URL": whatsapp_url,
+    }
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, platforms):
-    telegram, telegram_url, whatsapp, whatsapp_url = platforms
     tmp = tmp_path_factory.mktemp("stack")
     s = Stack(
         ports=Ports(gateway=free_port(), rasa=free_port(), actions=free_port()),
         database_url=f"sqlite:///{tmp / 'bot.storage.db'}",
         log_dir=tmp / "log",
         extra_env={
-            "TELEGRAM_MODE": "webhook",
-            "TELEGRAM_TOKEN": telegram.token,
-            "TELEGRAM_SECRET": TELEGRAM_SECRET,
-            "TELEGRAM_API_URL": telegram_url,
-            "WHATSAPP_TOKEN": whatsapp.token,
-            "WHATSAPP_APP_SECRET": whatsapp.app_secret,
-            "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-            "WHATSAPP_API_VERSION": VERSION,
-            "WHATSAPP_API_URL": whatsapp_url,
+            **platform_env(platforms),
             # One key for the gateway and Rasa's tracker store (nlu/tracker_store.py), as in
             # production, rather than the developer's var/data.key.
             "DATA_KEYS": Fernet.generate_key().decode(),
