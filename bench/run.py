@@ -122,18 +122,23 @@ def danger_to_emergency_ms(stack: Stack, telegram, n: int) -> list[float]:
     with httpx.Client(timeout=60) as http:
         for i in range(n):
             chat_id = 990_000 + i
-            start = time.perf_counter()
+            start, sent_at = time.perf_counter(), time.monotonic()
             http.post(
                 f"{stack.gateway_url}/webhooks/telegram",
                 json=telegram.text_update(chat_id, DANGER[i % len(DANGER)]),
                 headers={"x-telegram-bot-api-secret-token": TELEGRAM_SECRET},
             ).raise_for_status()
             # the webhook may answer before or after the send: wait for the chat either way
-            while not any("112" in m["text"] for m in telegram.chat(chat_id)):
+            while not (arrived := [m for m in telegram.chat(chat_id) if "112" in m["text"]]):
                 if time.perf_counter() - start > 30:
                     raise RuntimeError(f"no emergency reply in 30 s ({i})")
-                time.sleep(0.0005)
-            out.append((time.perf_counter() - start) * 1000)
+                time.sleep(0.005)
+            # the fake stamps each message as it takes it (time.monotonic, this process):
+            # polling here would only blur the figure
+            out.append((arrived[0]["at"] - sent_at) * 1000)
+            # each disclosure brings about five messages; one a second keeps the bot well
+            # under Telegram's 30 messages a second, which the channel's pacing holds to
+            time.sleep(max(0.0, 1.0 - (time.perf_counter() - start)))
     return out[min(5, n // 10) :]  # the first ones warm the chat's connection
 
 
@@ -214,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                     for i in range(args.n)
                 ],
             )
-            danger = danger_to_emergency_ms(stack, telegram, max(20, args.n // 2))
+            danger = danger_to_emergency_ms(stack, telegram, 40)
             publish = publish_to_answer(stack)
             results["memory_at_rest_mb"] = {
                 name: resident_mb(proc.pid) for name, proc in stack.procs.items()
