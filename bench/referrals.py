@@ -40,6 +40,7 @@ from bot.settings import Settings
 from bot.storage.db import make_engine, migrate
 from bot.storage.models import Contact
 from bot.workspace import auth
+from common import contracts
 from gateway.app import create_app
 from tests.support.servers import serve
 
@@ -129,20 +130,8 @@ def _fake_rasa() -> FastAPI:
     @app.post("/webhooks/rest/webhook")
     async def webhook(request: Request):
         body = await request.json()
-        return [
-            {
-                "recipient_id": body["sender"],
-                "custom": {
-                    "handoff": {
-                        "topic": "violence",
-                        "language": "ar",
-                        "priority": "normal",
-                        "woman_counsellor": True,
-                        "contact_later": False,
-                    }
-                },
-            }
-        ]
+        handoff = contracts.Handoff(topic="violence", language="ar", woman_counsellor=True)
+        return [{"recipient_id": body["sender"], "custom": contracts.to_custom(handoff)}]
 
     @app.get("/health")
     async def health():
