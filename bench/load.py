@@ -59,11 +59,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
 from bench.run import percentile
-from bot.core.outbox import PUSH_CHANNELS
 from bot.storage.db import make_engine
-from bot.storage.models import Contact, Message
+from bot.storage.models import Message
 from common import texts
 from knowledge.store import load as load_kb
+from tests.support.delivery import undelivered
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.fake_whatsapp import PHONE_NUMBER_ID, VERSION, FakeWhatsApp
 from tests.support.servers import free_port, serve
@@ -445,23 +445,6 @@ def account(engine, conversations: list, chats: dict[str, Chats]) -> tuple[Count
                     note("duplicated", where, record_text(m))
             seen[key] = first_part
     return result, examples
-
-
-def undelivered(engine) -> int:
-    """Replies the delivery worker has not finished with (REST's late answers wait `queued`
-    for her client to fetch them: not counted)."""
-    stmt = (
-        select(func.count())
-        .select_from(Message)
-        .join(Contact, Contact.id == Message.contact_id)
-        .where(
-            Message.direction == "out",
-            Message.status.in_(IN_FLIGHT),
-            Contact.channel.in_(list(PUSH_CHANNELS)),
-        )
-    )
-    with engine.connect() as conn:
-        return conn.execute(stmt).scalar_one()
 
 
 # -- memory and CPU of each process with its children ----------------------------------------

@@ -9,10 +9,11 @@ by skipping what users run.
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from tests.support.postgres import fresh_schema
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -42,15 +43,8 @@ def postgres_server_url() -> str:
 @pytest.fixture
 def postgres_url(postgres_server_url):
     """A fresh, empty schema per test, dropped afterwards."""
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(postgres_server_url)
-    with engine.begin() as conn:
-        conn.execute(text(f'create schema "{schema}"'))
-    sep = "&" if "?" in postgres_server_url else "?"
-    yield f"{postgres_server_url}{sep}options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(text(f'drop schema "{schema}" cascade'))
-    engine.dispose()
+    with fresh_schema(postgres_server_url) as url:
+        yield url
 
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"

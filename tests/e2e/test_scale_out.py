@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot.referrals import Case
@@ -42,6 +42,7 @@ from common.vocab import LANGUAGES
 from tests.e2e.conftest import TELEGRAM_SECRET, platform_env
 from tests.e2e.test_dialogue import ASK_PERSON
 from tests.support.delivery import wait_until_delivered
+from tests.support.postgres import fresh_schema
 from tests.support.replies import is_privacy_notice
 from tests.support.servers import free_port
 from tests.support.waiting import wait_for
@@ -104,15 +105,8 @@ QUESTIONS = {
 def database(postgres_server_url):
     """A fresh PostgreSQL schema for the module's two stacks (tests/conftest.py's
     `postgres_url` is one per test; these stacks live for the module)."""
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(postgres_server_url)
-    with engine.begin() as conn:
-        conn.execute(text(f'create schema "{schema}"'))
-    sep = "&" if "?" in postgres_server_url else "?"
-    yield f"{postgres_server_url}{sep}options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(text(f'drop schema "{schema}" cascade'))
-    engine.dispose()
+    with fresh_schema(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
-from sqlalchemy import create_engine, text
 
 from bot.settings import VAR
 from gateway.app import create_app
@@ -24,6 +22,7 @@ from tests.fuzz import world as fuzz_world
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.fake_whatsapp import FakeWhatsApp
+from tests.support.postgres import fresh_schema
 from tests.support.servers import serve
 
 PROFILE = os.environ.get("FUZZ_PROFILE", "bounded")
@@ -60,16 +59,8 @@ def fuzz_database(tmp_path_factory, request):
     if os.environ.get("FUZZ_DATABASE") != "postgres":
         yield f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'bot.db'}"
         return
-    server = request.getfixturevalue("postgres_server_url")
-    schema = f"fuzz_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(server)
-    with engine.begin() as conn:
-        conn.execute(text(f'create schema "{schema}"'))
-    sep = "&" if "?" in server else "?"
-    yield f"{server}{sep}options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(text(f'drop schema "{schema}" cascade'))
-    engine.dispose()
+    with fresh_schema(request.getfixturevalue("postgres_server_url"), "fuzz") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
