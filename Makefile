@@ -20,6 +20,7 @@ validate:
 bench: setup
 	@OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.retrieval
 	@.venv/bin/python -m bench.run
+	@.venv/bin/python -m bench.load
 
 eval: setup
 	@OPENBLAS_NUM_THREADS=1 .venv/bin/python -m tools.first_reply
