@@ -64,15 +64,24 @@ def notice_due(db: Session, case: Case, hold: CaseHold, after_s: float, now: dat
 
 def send_notices(db: Session, after_s: float, now: datetime | None = None) -> list[int]:
     """Queues the notice for every held case that is due; returns their case ids. The caller
-    commits, then wakes the delivery worker."""
+    commits, then wakes the delivery worker.
+
+    With several gateways each one's chores run this. Each hold's row is locked before its
+    notice is judged due (PostgreSQL; SQLite has one writer anyway), in the order of their
+    ids, so a second gateway waits for the first one's commit and then finds the notice sent:
+    she is told once, not once per gateway (tests/e2e/test_scale_out.py)."""
     now = now or datetime.now(UTC)
     sent = []
-    holds = db.scalars(
-        select(CaseHold)
+    open_holds = db.scalars(
+        select(CaseHold.id)
         .join(Case, Case.id == CaseHold.case_id)
         .where(CaseHold.ended_at.is_(None), Case.status.in_(HELD_STATUSES))
-    )
-    for hold in list(holds):
+        .order_by(CaseHold.id)
+    ).all()
+    for hold_id in open_holds:
+        hold = db.scalar(select(CaseHold).where(CaseHold.id == hold_id).with_for_update())
+        if hold is None or hold.ended_at is not None:
+            continue  # ended while this gateway waited for the lock
         case = db.get(Case, hold.case_id)
         if case is None or not notice_due(db, case, hold, after_s, now):
             continue
