@@ -266,22 +266,27 @@ class Load:
                 return  # she gives up; a platform would deliver the update again
             await asyncio.sleep(rng.uniform(0.5, 1.5) * self.think_s)
 
-    async def rest(self, turn: Turn, sender: str, text: str) -> list[tuple[str, str]]:
+    async def _post(self, turn: Turn, **request) -> httpx.Response | None:
+        """One POST of her message; None, with `turn.error` set, unless it answered 200."""
         try:
-            r = await self.http.post(
-                f"{self.url}/webhooks/rest/webhook",
-                json={"sender": sender, "message": text},
-                timeout=self.timeout,
-            )
+            r = await self.http.post(**request, timeout=self.timeout)
         except httpx.TimeoutException:
             turn.error = "timeout"
-            return []
+            return None
         except httpx.HTTPError as exc:
             turn.error = f"http {exc.__class__.__name__}"
-            return []
-        elapsed = (time.monotonic() - turn.started) * 1000
+            return None
         if r.status_code != 200:
             turn.error = f"http {r.status_code}"
+            return None
+        return r
+
+    async def rest(self, turn: Turn, sender: str, text: str) -> list[tuple[str, str]]:
+        r = await self._post(
+            turn, url=f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}
+        )
+        elapsed = (time.monotonic() - turn.started) * 1000
+        if r is None:
             return []
         replies = r.json()
         turn.replies = len(replies)
@@ -330,17 +335,9 @@ class Load:
             turn.external_id = value["messages"][0]["id"]
             body, headers = self.wa.signed(notification)
             request = {"url": f"{self.url}/webhooks/whatsapp", "content": body, "headers": headers}
-        try:
-            r = await self.http.post(**request, timeout=self.timeout)
-        except httpx.TimeoutException:
-            turn.error = "timeout"
-            return []
-        except httpx.HTTPError as exc:
-            turn.error = f"http {exc.__class__.__name__}"
-            return []
+        r = await self._post(turn, **request)
         turn.webhook_ms = (time.monotonic() - turn.started) * 1000
-        if r.status_code != 200:
-            turn.error = f"http {r.status_code}"
+        if r is None:
             return []
         left = self.timeout - (time.monotonic() - turn.started)
         if not await self.completion.wait(turn.external_id, max(left, 0.01)):
