@@ -28,6 +28,7 @@ from bot.storage.db import engine_for, migrate, session_factory
 from connectors import rest, telegram, whatsapp
 from gateway import privacy
 from gateway.limits import BodyLimit
+from langtools import langid
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrate(settings.database_url)
         engine = engine_for(settings.database_url)
         await asyncio.to_thread(_sync_content, engine)
-        # the danger screen's model (and the encoder every message needs) before the first
-        # woman writes: loading takes seconds, and her first message must not wait for it
+        # the danger screen's model (and the encoder every message needs) and the language
+        # detector's tables before the first woman writes: loading takes seconds, and her
+        # first message must not wait for it
         await asyncio.to_thread(danger_model.model)
+        await asyncio.to_thread(langid.warm)
         metrics.use_engine(engine)
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         app.state.settings, app.state.engine, app.state.rasa = settings, engine, rasa
@@ -119,7 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the webhook routes find their channel here (None: that webhook answers 404)
         app.state.telegram, app.state.whatsapp = channels.get("telegram"), channels.get("whatsapp")
         app.state.delivery = delivery = Delivery(settings, sessions, channels)
-        app.state.pipeline = Pipeline(settings, sessions, rasa, on_queued=delivery.wake)
+        app.state.pipeline = Pipeline(
+            settings, sessions, rasa, on_queued=delivery.wake, send_now=delivery.deliver_now
+        )
         tasks = [
             asyncio.create_task(_retry_loop(app.state.pipeline)),
             asyncio.create_task(delivery.run()),

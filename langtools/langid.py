@@ -208,6 +208,19 @@ def _langid_identifier(candidates: tuple[str, ...]):
     return identifier
 
 
+# the candidate sets detect() ranks among, one per script with more than one language
+_ARABIC_SCRIPT = ("ar", "fa", "ur")
+_LATIN_SCRIPT = ("en", "da", "so", "tr")
+
+
+def warm() -> None:
+    """Loads py3langid's model for each candidate set now (about a second and a half
+    each), so that the first Arabic-script or Latin-letter message after a start does not
+    wait for it."""
+    for candidates in (_ARABIC_SCRIPT, _LATIN_SCRIPT):
+        _langid_identifier(candidates)
+
+
 def _langid_rank(text: str, candidates: tuple[str, ...]) -> list[tuple[str, float]]:
     identifier = _langid_identifier(candidates)
     if identifier is None:
@@ -266,7 +279,7 @@ def detect(text: str) -> Detection:
         chars = set(text)
         if chars & _URDU_LETTERS:
             return Detection("ur", 0.9, True)
-        lang, conf = _pick(text, ("ar", "fa", "ur"))
+        lang, conf = _pick(text, _ARABIC_SCRIPT)
         if lang is None or (
             lang != "ar" and chars & _ARABIC_LETTERS and not chars & _PERSIAN_LETTERS
         ):
@@ -291,7 +304,7 @@ def detect(text: str) -> Detection:
             return Detection(romanised, 0.7, long_enough)
         text = _without_danish_terms(text)
         long_enough = sum(ch.isalpha() for ch in text) >= 12
-        lang, conf = _pick(text, ("en", "da", "so", "tr"))
+        lang, conf = _pick(text, _LATIN_SCRIPT)
         if romanised and (len(lowered.split()) <= 4 or not (long_enough and conf >= 0.6)):
             # a few words, one of them hers ("health check bilaash", "acil polis"): it
             # tells her language, weakly (enough for a first message, never for a switch)

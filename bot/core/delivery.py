@@ -123,14 +123,30 @@ class Delivery:
         for contact_id in contacts:
             if contact_id in self._busy:
                 continue
-            task = asyncio.create_task(self._deliver_to(contact_id))
-            self._busy[contact_id] = task
-            task.add_done_callback(functools.partial(self._done, contact_id))
+            self._start(contact_id)
             started += 1
         return started
 
-    def _done(self, contact_id: int, _task: asyncio.Task) -> None:
-        self._busy.pop(contact_id, None)
+    def deliver_now(self, contact_id: int) -> asyncio.Task | None:
+        """Starts sending her queued messages at once, without waiting for the next pass
+        (the emergency numbers); returns the task sending hers, None where this worker
+        sends nothing. Call it from the worker's event loop, after the rows are committed."""
+        if not self.channels or self._loop is None:
+            return None
+        task = self._busy.get(contact_id)
+        if task is None or task.done():  # a finished one may not have been let go yet
+            task = self._start(contact_id)
+        return task
+
+    def _start(self, contact_id: int) -> asyncio.Task:
+        task = asyncio.create_task(self._deliver_to(contact_id))
+        self._busy[contact_id] = task
+        task.add_done_callback(functools.partial(self._done, contact_id))
+        return task
+
+    def _done(self, contact_id: int, task: asyncio.Task) -> None:
+        if self._busy.get(contact_id) is task:
+            self._busy.pop(contact_id)
 
     async def _deliver_to(self, contact_id: int) -> None:
         while True:

@@ -55,6 +55,9 @@ _BUTTON_NUMBER = re.compile(r"[0-9]{1,18}\Z")  # a pressed button's message id a
 REQUEST_HUMAN = "/request_human"  # the counsellor buttons' payload (domain.yml)
 PRIVACY = "/privacy"  # the command that shows the privacy notice again
 RETRY_GIVE_UP_AFTER = 3  # failures in a row in one retry round: Rasa is down, try later
+# How long a disclosure's processing waits for its emergency numbers to be sent before the
+# model and Rasa read it: they would otherwise take the machine's cores while they go out
+EARLY_SEND_WAIT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -91,10 +94,13 @@ class Pipeline:
         rasa: RasaClient,
         actions: ActionServerProbe | None = None,
         on_queued=None,
+        send_now=None,
     ):
         self.settings, self.sessions, self.rasa = settings, sessions, rasa
         self.actions = actions or ActionServerProbe(rasa.http, settings.action_server_url)
         self.on_queued = on_queued or (lambda: None)  # wakes the delivery worker
+        # starts sending one woman's queued replies at once; returns the sending task
+        self.send_now = send_now or (lambda _contact_id: None)
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def user_hash(self, channel: str, user_id: str) -> str:
@@ -175,27 +181,27 @@ class Pipeline:
             language=language,
         )
         db.add(message)
+        # The patterns first (well under a millisecond): while the model cannot take a
+        # pattern's match back (safety.patterns_final), a disclosure they catch gets its
+        # emergency numbers queued in the same commit as her message, before the model
+        # encodes it and before Rasa is asked.
+        replies: list[Reply] = []
+        outcome = Outcome(replies, language, contact.id)
+        if safety.patterns_final() and safety.screen_patterns(raw).danger:
+            self._meet_danger(db, contact, message, outcome)
         # Stored before anything can fail, and no transaction stays open while Rasa thinks:
         # with SQLite, a write lock held across an await would stall every other coroutine.
         db.commit()
+        if outcome.queued_early:
+            await self._send_early(contact.id)
 
         # in a thread: the model takes milliseconds, but no woman's message may stall another's
         screening = await asyncio.to_thread(safety.screen, raw, True)
-        replies: list[Reply] = []
-        if screening.danger:
-            replies += emergency_replies(language)
-
-        outcome = Outcome(replies, language, contact.id, danger=screening.danger)
-        if screening.danger:
-            referrals.flag_danger(db, contact.id)
-            stats.record(db, "danger", language)
-            if contact.channel in PUSH_CHANNELS:
-                # the emergency numbers go out now: a slow or hung Rasa (up to its timeout)
-                # must not hold them back. REST answers in one HTTP reply, so it cannot.
-                self._store_replies(db, contact, message, replies, in_band=True)
-                db.commit()
-                self.on_queued()
-                outcome.queued_early = len(replies)
+        if screening.danger and not outcome.danger:  # what only the model saw
+            self._meet_danger(db, contact, message, outcome)
+            db.commit()
+            if outcome.queued_early:
+                await self._send_early(contact.id)
         if referrals.holding_case(db, contact.id) is not None:
             outcome.silent = True  # the counsellor answers; she sees this in her transcript
         elif self._too_fast(db, contact):
@@ -236,6 +242,34 @@ class Pipeline:
         if contact.channel in PUSH_CHANNELS:
             self.on_queued()
         return outcome
+
+    def _meet_danger(self, db: Session, contact: Contact, message: Message, outcome: Outcome):
+        """The emergency numbers first, her case (if any) raised to emergency, the day's
+        count. On a push channel they are queued at once, so that neither the model nor a
+        slow or hung Rasa (up to its timeout) holds them back; REST answers in one HTTP
+        reply, so there they wait for the rest of it. The caller commits."""
+        outcome.danger = True
+        outcome.replies[:0] = emergency_replies(outcome.language)
+        referrals.flag_danger(db, contact.id)
+        stats.record(db, "danger", outcome.language)
+        if contact.channel in PUSH_CHANNELS:
+            if message.id is None:
+                db.flush()  # the replies point at her message
+            self._store_replies(db, contact, message, outcome.replies, in_band=True)
+            outcome.queued_early = len(outcome.replies)
+
+    async def _send_early(self, contact_id: int) -> None:
+        """Sends the emergency numbers just queued, and waits (a little) until they are out."""
+        self.on_queued()
+        sending = self.send_now(contact_id)
+        if sending is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(sending), EARLY_SEND_WAIT_S)
+        except TimeoutError:
+            pass  # a slow platform: they go on in the background, and so does her message
+        except Exception:  # the delivery worker logs its own failures; rows stay queued
+            log.debug("early send failed", exc_info=True)
 
     async def retry_pending(self) -> int:
         """Answers messages kept while Rasa was unreachable, oldest first; stops at the first

@@ -85,6 +85,13 @@ def screen_patterns(text: str) -> Screening:
     return Screening(False)
 
 
+def patterns_final() -> bool:
+    """Whether a pattern's match is danger whatever the model says (no veto: the idioms are
+    masked before the patterns read the message instead), so it may be acted on before the
+    model has read the message."""
+    return danger_model.VETO <= 0.0
+
+
 def screen(text: str, share: bool = False) -> Screening:
     """Both layers. A pattern's match stands unless the model is all but sure the message is
     calm (an idiom: "this grammar will kill me"); the model alone raises the alarm for what

@@ -314,6 +314,7 @@ def test_danger_numbers_reach_her_while_rasa_is_still_thinking(env):
     webhook = threading.Thread(target=env.post, args=(env.tg.text_update(1300, "he hits me"),))
     webhook.start()
     try:
+        wait_for(lambda: env.rasa.active == 1, timeout=2.5, what="Rasa asked")
         wait_for(lambda: len(env.tg.chat(1300)) >= 2, timeout=2.5, what="the emergency replies")
         assert env.rasa.active == 1, "Rasa has not answered yet"
     finally:
@@ -327,6 +328,32 @@ def test_danger_numbers_reach_her_while_rasa_is_still_thinking(env):
         "echo: he hits me",
     ]
     assert [m.status for m in env.rows(Message.direction == "out")] == ["sent"] * 3
+
+
+def test_a_disclosure_the_patterns_catch_does_not_wait_for_the_model(env, monkeypatch):
+    """The model (an encoding on both cores) reads the message only after its emergency
+    numbers are out: here it takes 2 s, and 112 is in her chat long before it finishes."""
+    from bot.core import safety
+
+    read = safety.screen
+
+    def slow_screen(text, share=False):
+        time.sleep(2.0)
+        return read(text, share)
+
+    monkeypatch.setattr(safety, "screen", slow_screen)
+    webhook = threading.Thread(target=env.post, args=(env.tg.text_update(1302, "he hits me"),))
+    webhook.start()
+    try:
+        sent = wait_for(lambda: len(env.tg.chat(1302)) >= 2 and env.tg.chat(1302), timeout=1.5)
+        assert [html.unescape(m["text"]) for m in sent[:2]] == [
+            texts.text("utter_danger_heard", "en"),
+            texts.text("utter_emergency", "en"),
+        ]
+    finally:
+        webhook.join()
+    wait_for(lambda: len(env.tg.chat(1302)) == 3, what="Rasa's answer after the model")
+    assert html.unescape(env.tg.chat(1302)[2]["text"]) == "echo: he hits me"
 
 
 def test_a_kept_disclosure_answered_later_does_not_repeat_the_emergency_numbers(env):
