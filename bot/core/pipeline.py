@@ -478,7 +478,10 @@ class Pipeline:
         # the emergency text is given once, first: also when this is a kept message answered
         # later, whose emergency replies went out when it came (retry_pending)
         already = {r.text for r in outcome.replies}
-        already |= {r.text for r in self._stored_replies(db, message) if r.kind == "emergency"}
+        given = [r for r in self._stored_replies(db, message) if r.kind == "emergency"]
+        if given or any(r.kind == "emergency" for r in outcome.replies):
+            # Rasa's own danger rule says the same in two messages (data/rules/handoff.yml)
+            already |= {texts.text(name, outcome.language) for name in EMERGENCY_PARTS}
         for answer, directive in zip(answers, directives, strict=True):
             match directive:
                 case contracts.Erase():
@@ -606,13 +609,16 @@ def _claim_for_retry(db: Session, message_id: int) -> bool:
     return claimed == 1
 
 
+EMERGENCY_PARTS = ("utter_danger_heard", "utter_emergency")
+
+
 def emergency_replies(language: str | None) -> list[Reply]:
     """What a message that signals danger gets first, before anything else and whatever
-    fails after: one calm sentence that she is heard, then 112 and 1888."""
-    return [
-        Reply(texts.text("utter_danger_heard", language), kind="emergency"),
-        Reply(texts.text("utter_emergency", language), kind="emergency"),
-    ]
+    fails after: one message, the calm sentence that she is heard and then 112 and 1888. One,
+    so that the numbers come with the first words she reads (a notification shows one
+    message) and go out in one platform call, not two."""
+    text = "\n\n".join(texts.text(name, language) for name in EMERGENCY_PARTS)
+    return [Reply(text, kind="emergency")]
 
 
 def _sent_since(db: Session, contact: Contact, kind: str, within: timedelta | None) -> bool:

@@ -12,6 +12,7 @@ import pytest
 
 from common import texts
 from knowledge.store import load
+from tests.support.replies import emergency_message
 
 pytestmark = pytest.mark.stack
 KB = load()
@@ -83,10 +84,9 @@ def test_first_message_that_is_a_question_is_answered_at_once(chat):
 
 def test_danger_gets_emergency_numbers_in_the_first_reply(chat):
     replies = chat(new_sender(), "هو سيقتلني ساعدوني")
-    assert replies[0]["text"] == texts.text("utter_danger_heard", "ar")
-    assert replies[1]["text"] == texts.text("utter_emergency", "ar")
+    assert replies[0]["text"] == emergency_message("ar")
     emergency = texts.text("utter_emergency", "ar")
-    assert sum(r.get("text") == emergency for r in replies) == 1, "the numbers given once"
+    assert sum(emergency in r.get("text", "") for r in replies) == 1, "the numbers given once"
 
 
 @pytest.mark.parametrize(
@@ -99,12 +99,12 @@ def test_an_idiom_rasa_takes_for_danger_gets_no_emergency_text(stack, chat, idio
     assert parsed.json()["intent"]["name"] == "danger", "the case this test is about"
     replies = chat(new_sender(), idiom)
     # the emergency reply in either message's language (112 may be in a knowledge answer)
-    alarm = {
+    alarm = [
         texts.text(name, lang)
         for name in ("utter_danger_heard", "utter_emergency")
         for lang in ("en", "uk")
-    }
-    assert not alarm & {r.get("text") for r in replies}, joined(replies)
+    ]
+    assert not [a for a in alarm for r in replies if a in r.get("text", "")], joined(replies)
     assert replies, "she is still answered"
 
 

@@ -15,6 +15,7 @@ FUZZ_PROFILE=long (`make fuzz`) runs many more cases; see tests/fuzz/conftest.py
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from pathlib import Path
@@ -25,12 +26,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.settings import Settings
-from common import texts
 from common.vocab import LANGUAGES
 from connectors import webhook
 from tests.fuzz.conftest import PROFILE
 from tests.support.delivery import wait_until_delivered
 from tests.support.fake_whatsapp import PHONE_NUMBER_ID
+from tests.support.replies import emergency_message
 
 EXAMPLES = {"bounded": 60, "long": 1500}[PROFILE]
 DANGER_EXAMPLES = {"bounded": 12, "long": 500}[PROFILE]  # per channel; the model is slow
@@ -44,7 +45,7 @@ KNOWN_OPEN = {"BENİ ÖLDÜRECEK"}
 DANGER = sorted(
     text for phrases in CASES["danger"].values() for text in phrases if text not in KNOWN_OPEN
 )
-HEARD = {texts.text("utter_danger_heard", lang) for lang in LANGUAGES}
+EMERGENCY = {emergency_message(lang) for lang in LANGUAGES}
 
 ODD = [
     "\u200f",  # right-to-left mark
@@ -269,12 +270,12 @@ def test_danger_anywhere_in_noise_gets_the_emergency_reply_first(
         r = world.rest(sender, text)
         world.count("pipeline rest danger", r.status_code)
         assert r.status_code == 200, r.text[:300]
-        first = [m["text"] for m in r.json()][:2]
+        first = [m["text"] for m in r.json()][:1]
     else:
         who, r = _push(world, channel, "text", text)
         world.count(f"pipeline {channel} danger", r.status_code)
         assert r.status_code == 200, r.text[:300]
         _all_delivered(world, world.inbound(channel, who)[0])
-        first = _chat(world, channel, who)[:2]
-    assert len(first) == 2 and first[0] in HEARD, f"not the emergency reply first: {first}"
-    assert "112" in first[1] and "1888" in first[1], first
+        first = _chat(world, channel, who)[:1]
+    assert first and html.unescape(first[0]) in EMERGENCY, f"not the emergency first: {first}"
+    assert "112" in first[0] and "1888" in first[0], first

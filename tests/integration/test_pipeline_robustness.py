@@ -20,9 +20,10 @@ from common import texts
 from gateway.app import create_app
 from tests.integration import test_gateway
 from tests.integration.test_gateway import count, post, stored_texts
+from tests.support.replies import emergency_message
 from tests.support.servers import serve
 
-EMERGENCY = texts.text("utter_emergency", "en")
+EMERGENCY = emergency_message("en")
 fakes, gateway = test_gateway.fakes, test_gateway.gateway  # the same fixtures
 
 
@@ -81,7 +82,7 @@ def test_a_flood_is_kept_not_answered_and_danger_still_comes_first(limited, sqli
         assert _texts(post(url, "r1", "question number 3 about health")) == [slow]
         assert _texts(post(url, "r1", "question number 4 about health")) == [], "told once"
         danger = _texts(post(url, "r1", "he is going to kill me"))
-        assert danger[:2] == [texts.text("utter_danger_heard", "en"), EMERGENCY]
+        assert danger[0] == EMERGENCY
         assert len(rasa.received) == 3, "nothing over the limit reached Rasa"
         assert count(sqlite_url, Message, Message.direction == "in") == 6, "every one is kept"
 
@@ -109,13 +110,12 @@ def test_with_rasa_down_her_request_for_a_person_still_opens_an_urgent_case(gate
     rasa.mode = "error"
     first = post(url, "u1", "please help me he is going to kill me").json()
     assert [r["text"] for r in first] == [
-        texts.text("utter_danger_heard", "en"),
         EMERGENCY,
         texts.text("utter_service_down", "en"),
         texts.text("utter_offer_counsellor", "en"),
         texts.text("utter_privacy_notice", "en", days="30"),
     ]
-    assert first[3]["buttons"][0]["payload"] == "/request_human"
+    assert first[2]["buttons"][0]["payload"] == "/request_human"
     reply = _texts(post(url, "u1", "/request_human"))
     assert reply == [texts.text("utter_handoff_nobody", "en")], "told plainly nobody is there"
     assert "112" in reply[0] and "1888" in reply[0]

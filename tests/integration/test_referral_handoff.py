@@ -24,6 +24,7 @@ from gateway.app import create_app
 from tests.support.delivery import wait_until_delivered
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.replies import emergency_message
 from tests.support.servers import serve
 from tests.support.waiting import wait_for
 
@@ -157,7 +158,7 @@ def test_danger_while_held_gets_the_emergency_numbers_and_raises_the_case(env):
     api["amal"].post(f"/api/v1/cases/{case['id']}/claim")
     asked = len(rasa.received)
     say(url, tg, "سوف يقتلني")  # "he will kill me"
-    emergency = texts.text("utter_emergency", "ar")
+    emergency = emergency_message("ar")
     wait_for(lambda: emergency in chat_texts(tg), what="the emergency numbers in her chat")
     assert len(rasa.received) == asked, "the counsellor answers; Rasa stays out"
     with Session(engine) as db:

@@ -20,6 +20,7 @@ from common import texts
 from gateway.app import create_app
 from tests.support.fake_rasa import FakeActions, FakeRasa
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.replies import emergency_message
 from tests.support.servers import serve
 from tests.support.waiting import wait_for
 
@@ -301,10 +302,10 @@ def test_rasa_outage_gives_a_safe_reply_and_the_answer_follows_later(env):
 def test_danger_gets_emergency_numbers_first_even_when_rasa_is_down(env):
     env.rasa.mode = "error"
     env.post(env.tg.text_update(1015, "he is going to kill me"))
-    sent = wait_for(lambda: len(env.tg.chat(1015)) >= 4 and env.tg.chat(1015))
-    assert sent[0]["text"] == texts.text("utter_danger_heard", "en")
-    assert sent[1]["text"] == texts.text("utter_emergency", "en")
-    assert sent[3]["text"] == texts.text("utter_offer_counsellor", "en"), "a person, with buttons"
+    sent = wait_for(lambda: len(env.tg.chat(1015)) >= 3 and env.tg.chat(1015))
+    assert html.unescape(sent[0]["text"]) == emergency_message("en")
+    assert sent[1]["text"] == texts.text("utter_service_down", "en")
+    assert sent[2]["text"] == texts.text("utter_offer_counsellor", "en"), "a person, with buttons"
 
 
 def test_danger_numbers_reach_her_while_rasa_is_still_thinking(env):
@@ -315,19 +316,15 @@ def test_danger_numbers_reach_her_while_rasa_is_still_thinking(env):
     webhook.start()
     try:
         wait_for(lambda: env.rasa.active == 1, timeout=2.5, what="Rasa asked")
-        wait_for(lambda: len(env.tg.chat(1300)) >= 2, timeout=2.5, what="the emergency replies")
+        wait_for(lambda: env.tg.chat(1300), timeout=2.5, what="the emergency numbers")
         assert env.rasa.active == 1, "Rasa has not answered yet"
     finally:
         webhook.join()
-    wait_for(lambda: len(env.tg.chat(1300)) == 3, what="Rasa's answer after them")
+    wait_for(lambda: len(env.tg.chat(1300)) == 2, what="Rasa's answer after them")
     time.sleep(0.3)  # a copy of anything would arrive now
     shown = [html.unescape(m["text"]) for m in env.tg.chat(1300)]
-    assert shown == [
-        texts.text("utter_danger_heard", "en"),
-        texts.text("utter_emergency", "en"),
-        "echo: he hits me",
-    ]
-    assert [m.status for m in env.rows(Message.direction == "out")] == ["sent"] * 3
+    assert shown == [emergency_message("en"), "echo: he hits me"]
+    assert [m.status for m in env.rows(Message.direction == "out")] == ["sent"] * 2
 
 
 def test_a_disclosure_the_patterns_catch_does_not_wait_for_the_model(env, monkeypatch):
@@ -345,15 +342,12 @@ def test_a_disclosure_the_patterns_catch_does_not_wait_for_the_model(env, monkey
     webhook = threading.Thread(target=env.post, args=(env.tg.text_update(1302, "he hits me"),))
     webhook.start()
     try:
-        sent = wait_for(lambda: len(env.tg.chat(1302)) >= 2 and env.tg.chat(1302), timeout=1.5)
-        assert [html.unescape(m["text"]) for m in sent[:2]] == [
-            texts.text("utter_danger_heard", "en"),
-            texts.text("utter_emergency", "en"),
-        ]
+        sent = wait_for(lambda: env.tg.chat(1302), timeout=1.5, what="the emergency numbers")
+        assert html.unescape(sent[0]["text"]) == emergency_message("en")
     finally:
         webhook.join()
-    wait_for(lambda: len(env.tg.chat(1302)) == 3, what="Rasa's answer after the model")
-    assert html.unescape(env.tg.chat(1302)[2]["text"]) == "echo: he hits me"
+    wait_for(lambda: len(env.tg.chat(1302)) == 2, what="Rasa's answer after the model")
+    assert html.unescape(env.tg.chat(1302)[1]["text"]) == "echo: he hits me"
 
 
 def test_a_kept_disclosure_answered_later_does_not_repeat_the_emergency_numbers(env):
@@ -361,17 +355,18 @@ def test_a_kept_disclosure_answered_later_does_not_repeat_the_emergency_numbers(
     Rasa's own danger reply repeats the emergency text; she is not sent it again."""
     env.rasa.mode = "error"
     env.post(env.tg.text_update(1301, "he is going to kill me"))
-    wait_for(lambda: len(env.tg.chat(1301)) == 4, what="the safe replies")
+    wait_for(lambda: len(env.tg.chat(1301)) == 3, what="the safe replies")
     emergency = texts.text("utter_emergency", "en")
     env.rasa.replies = [
         {"recipient_id": "x", "text": emergency},
         {"recipient_id": "x", "text": "You can call Lev Uden Vold on 1888."},
     ]
     env.rasa.mode = "ok"
-    wait_for(lambda: len(env.tg.chat(1301)) >= 5, timeout=15, what="the retry worker's answer")
+    wait_for(lambda: len(env.tg.chat(1301)) >= 4, timeout=15, what="the retry worker's answer")
     time.sleep(0.5)  # a repeated emergency text would arrive now
     shown = [html.unescape(m["text"]) for m in env.tg.chat(1301)]
-    assert shown.count(emergency) == 1, shown
+    assert sum(emergency in text for text in shown) == 1, shown
+    assert shown[0] == emergency_message("en")
     assert shown[-1] == "You can call Lev Uden Vold on 1888."
 
 
@@ -381,10 +376,9 @@ def test_database_outage_still_answers_safely_and_asks_telegram_to_redeliver(env
     )
     r = env.post(env.tg.text_update(1016, "he is going to kill me"))
     assert r.status_code == 503, "Telegram must deliver the update again"
-    sent = wait_for(lambda: len(env.tg.chat(1016)) == 3 and env.tg.chat(1016))
-    assert sent[0]["text"] == texts.text("utter_danger_heard", "en")
-    assert sent[1]["text"] == texts.text("utter_emergency", "en")
-    assert sent[2]["text"] == texts.text("utter_service_down", "en")
+    sent = wait_for(lambda: len(env.tg.chat(1016)) == 2 and env.tg.chat(1016))
+    assert html.unescape(sent[0]["text"]) == emergency_message("en")
+    assert sent[1]["text"] == texts.text("utter_service_down", "en")
 
 
 def test_webhook_is_registered_with_the_secret_and_removed_on_shutdown(sqlite_url):

@@ -31,3 +31,13 @@ def without_privacy_notice(replies: list[dict]) -> list[dict]:
     if len(kept) < len(replies):
         assert is_privacy_notice(replies[-1].get("text") or ""), "the notice comes last"
     return kept
+
+
+def emergency_message(language: str) -> str:
+    """The one message a disclosure gets first: the calm sentence that she is heard, then
+    112 and 1888 (bot/core/pipeline.py emergency_replies)."""
+    return (
+        texts.text("utter_danger_heard", language)
+        + "\n\n"
+        + texts.text("utter_emergency", language)
+    )
