@@ -187,7 +187,8 @@ class Pipeline:
         # encodes it and before Rasa is asked.
         replies: list[Reply] = []
         outcome = Outcome(replies, language, contact.id)
-        if safety.patterns_final() and safety.screen_patterns(raw).danger:
+        patterns = safety.screen_patterns(raw)
+        if safety.patterns_final() and patterns.danger:
             self._meet_danger(db, contact, message, outcome)
         # Stored before anything can fail, and no transaction stays open while Rasa thinks:
         # with SQLite, a write lock held across an await would stall every other coroutine.
@@ -196,7 +197,7 @@ class Pipeline:
             await self._send_early(contact.id)
 
         # in a thread: the model takes milliseconds, but no woman's message may stall another's
-        screening = await asyncio.to_thread(safety.screen, raw, True)
+        screening = await asyncio.to_thread(safety.screen, raw, True, patterns)
         if screening.danger and not outcome.danger:  # what only the model saw
             self._meet_danger(db, contact, message, outcome)
             db.commit()

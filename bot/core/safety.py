@@ -92,12 +92,14 @@ def patterns_final() -> bool:
     return danger_model.VETO <= 0.0
 
 
-def screen(text: str, share: bool = False) -> Screening:
+def screen(text: str, share: bool = False, found: Screening | None = None) -> Screening:
     """Both layers. A pattern's match stands unless the model is all but sure the message is
     calm (an idiom: "this grammar will kill me"); the model alone raises the alarm for what
     no pattern lists. Patterns only where the model is not built. With `share`, the result
-    carries the message's vector, also of a message too short to judge."""
-    found = screen_patterns(text)
+    carries the message's vector, also of a message too short to judge. `found`: the
+    patterns' result for this text, where the caller has it already."""
+    if found is None:
+        found = screen_patterns(text)
     if not (text or "").strip() or text.startswith("/"):  # a button's payload says nothing
         return found
     judge = danger_model.enough_to_judge(text)

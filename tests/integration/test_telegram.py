@@ -334,9 +334,9 @@ def test_a_disclosure_the_patterns_catch_does_not_wait_for_the_model(env, monkey
 
     read = safety.screen
 
-    def slow_screen(text, share=False):
+    def slow_screen(text, share=False, found=None):
         time.sleep(2.0)
-        return read(text, share)
+        return read(text, share, found)
 
     monkeypatch.setattr(safety, "screen", slow_screen)
     webhook = threading.Thread(target=env.post, args=(env.tg.text_update(1302, "he hits me"),))
