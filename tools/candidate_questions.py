@@ -47,15 +47,12 @@ def _append(path: Path, lang: str, questions: list[str]) -> None:
 
 
 def main(folder: str) -> int:
-    files = {
-        yaml.safe_load(p.read_text(encoding="utf-8"))["id"]: p for p in ENTRIES.glob("*/*.yml")
-    }
+    parsed = {p: yaml.safe_load(p.read_text(encoding="utf-8")) for p in ENTRIES.glob("*/*.yml")}
+    files = {data["id"]: path for path, data in parsed.items()}
     have = {
         (lang, _norm(q))
-        for path in files.values()
-        for lang, qs in (
-            yaml.safe_load(path.read_text(encoding="utf-8")).get("questions") or {}
-        ).items()
+        for data in parsed.values()
+        for lang, qs in (data.get("questions") or {}).items()
         for q in qs
     }
     have |= {(lang, _norm(q)) for _, lang, q in gaps.load()}
