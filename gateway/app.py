@@ -123,7 +123,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.telegram, app.state.whatsapp = channels.get("telegram"), channels.get("whatsapp")
         app.state.delivery = delivery = Delivery(settings, sessions, channels)
         app.state.pipeline = Pipeline(
-            settings, sessions, rasa, on_queued=delivery.wake, send_now=delivery.deliver_now
+            settings,
+            sessions,
+            rasa,
+            on_queued=delivery.wake,
+            send_now=delivery.deliver_now,
+            send_claimed=delivery.send_claimed,
         )
         tasks = [
             asyncio.create_task(_retry_loop(app.state.pipeline)),

@@ -14,6 +14,11 @@ DELIVERY_CLAIM_TIMEOUT_S after its claim was left by a worker that died mid-send
 back to `queued` (at start and every few seconds, by whichever gateway looks first). A newer
 claim is another gateway's send in flight and is left alone. So it is at-least-once: the
 platform may show a message twice after a crash, never zero times.
+
+The emergency numbers skip the claim: the pipeline stores them already `sending`, with her
+message, and sends them itself (`send_claimed`), so they go out without two more round trips
+to the database. From the send on they are like any other row: a failed send is retried by
+this worker, and a gateway that dies mid-send leaves a claim that times out.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class Delivery:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy: dict[int, asyncio.Task] = {}  # contact id -> her sending task
+        self._claimed: set[asyncio.Task] = set()  # sends of rows stored claimed (send_claimed)
         self._concurrency = asyncio.Semaphore(32)  # HTTP sends in flight
 
     def wake(self) -> None:
@@ -95,7 +101,7 @@ class Delivery:
         return n
 
     async def close(self) -> None:
-        for task in list(self._busy.values()):
+        for task in [*self._busy.values(), *self._claimed]:
             task.cancel()
         for channel in self.channels.values():
             await channel.stop()
@@ -196,6 +202,47 @@ class Delivery:
                 message.language or contact.language or "en",
             )
             attempts = message.attempts + 1
+        return await self._send(channel, address, out, attempts)
+
+    def send_claimed(
+        self, contact_id: int, channel_name: str, address: str, claimed: list[Outgoing]
+    ) -> asyncio.Task | None:
+        """Sends rows the caller stored already claimed (`sending`, with their claim time),
+        from what it has in hand: the emergency numbers, just stored with her message, go out
+        without the claim's and the row's round trips to the database. Her other queued
+        messages follow. Returns the sending task; None where this worker cannot send them
+        now: then they are queued for whichever worker can."""
+        channel = self.channels.get(channel_name)
+        if channel is None or self._loop is None:
+            self._unclaim([out.message_id for out in claimed])
+            return None
+        task = asyncio.create_task(self._send_claimed(contact_id, channel, address, claimed))
+        self._claimed.add(task)
+        task.add_done_callback(self._claimed.discard)
+        return task
+
+    async def _send_claimed(
+        self, contact_id: int, channel: Channel, address: str, claimed: list[Outgoing]
+    ) -> None:
+        for i, out in enumerate(claimed):
+            status = await self._send(channel, address, out, attempts=1)
+            if status == "skipped":
+                return  # she erased her data meanwhile
+            if status == S.QUEUED:  # to be retried: the rest wait behind it, in her order
+                self._unclaim([o.message_id for o in claimed[i + 1 :]])
+                return
+        self.deliver_now(contact_id)  # what was queued behind them
+
+    def _unclaim(self, message_ids: list[int]) -> None:
+        if message_ids:
+            with self.sessions() as db:
+                unclaim = transition(Message, S.SENDING, S.QUEUED)
+                db.execute(unclaim.where(Message.id.in_(message_ids)))
+                db.commit()
+
+    async def _send(self, channel: Channel, address: str, out: Outgoing, attempts: int) -> str:
+        """Sends one claimed row and records the outcome; returns its new status."""
+        message_id = out.message_id
         try:
             await channel.rate.wait(address)  # pacing per chat holds no sending slot
             async with self._concurrency:

@@ -21,7 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.orm import Session
 
 from bot.settings import get_settings
-from bot.storage.models import Contact, Message
+from bot.storage.models import Contact, Message, utcnow
 
 PUSH_CHANNELS = frozenset({"telegram", "whatsapp"})
 
@@ -65,12 +65,17 @@ def enqueue(
     language: str | None = None,
     in_band: bool = False,
     sender: str | None = None,
+    claimed: bool = False,
 ) -> list[Message]:
     """Stores the replies in order; the caller commits, then wakes the delivery worker.
     `in_band`: REST replies returned in the HTTP answer to her message (already `sent`);
     other REST messages (a counsellor's, a late answer) wait `queued` for the client to
-    fetch them (GET /webhooks/rest/outbox)."""
+    fetch them (GET /webhooks/rest/outbox). `claimed` (push channels): stored `sending`, as
+    the delivery worker's claim leaves them, for the caller to send itself
+    (Delivery.send_claimed); a claim nobody finishes times out and is queued again."""
     status = "sent" if in_band and contact.channel not in PUSH_CHANNELS else "queued"
+    if claimed and contact.channel in PUSH_CHANNELS:
+        status = "sending"
     rows = []
     for r in replies:
         row = Message(
@@ -83,6 +88,7 @@ def enqueue(
             payload=json.dumps(list(r.buttons)) if r.buttons else None,
             status=status,
             sender=sender,
+            claimed_at=utcnow() if status == "sending" else None,
         )
         db.add(row)
         rows.append(row)

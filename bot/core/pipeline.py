@@ -37,6 +37,7 @@ from sqlalchemy.sql.expression import Update
 
 from bot import referrals
 from bot.core import metrics, outbox, safety
+from bot.core.channel import Outgoing
 from bot.core.delivery import release_held
 from bot.core.outbox import PUSH_CHANNELS, Reply
 from bot.core.rasa_client import ActionServerProbe, RasaClient, RasaUnavailable
@@ -84,6 +85,9 @@ class Outcome:
     danger: bool = False
     silent: bool = False  # a counsellor holds her case: the bot said nothing
     queued_early: int = 0  # the first replies, queued before Rasa was asked (danger, push)
+    # of those, the ones stored claimed, for the pipeline to send itself: (channel, address,
+    # what to send); empty where her address was not in the message (the worker sends them)
+    claimed: tuple[str, str, list[Outgoing]] | None = None
 
 
 class Pipeline:
@@ -95,12 +99,16 @@ class Pipeline:
         actions: ActionServerProbe | None = None,
         on_queued=None,
         send_now=None,
+        send_claimed=None,
     ):
         self.settings, self.sessions, self.rasa = settings, sessions, rasa
         self.actions = actions or ActionServerProbe(rasa.http, settings.action_server_url)
         self.on_queued = on_queued or (lambda: None)  # wakes the delivery worker
         # starts sending one woman's queued replies at once; returns the sending task
         self.send_now = send_now or (lambda _contact_id: None)
+        # sends replies stored claimed (Delivery.send_claimed); returns the sending task.
+        # None: nothing is stored claimed, the delivery worker sends everything
+        self.send_claimed = send_claimed
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def user_hash(self, channel: str, user_id: str) -> str:
@@ -140,6 +148,7 @@ class Pipeline:
         contact = db.scalar(
             select(Contact).where(Contact.channel == inbound.channel, Contact.user_hash == uhash)
         )
+        new = contact is None  # her first message: nothing of hers is held or stored yet
         if contact is None:
             contact = Contact(channel=inbound.channel, user_hash=uhash)
             db.add(contact)
@@ -147,9 +156,10 @@ class Pipeline:
         contact.last_seen_at = utcnow()
         if inbound.address and contact.channel in PUSH_CHANNELS:
             self._remember_address(contact, inbound.address)
-        release_held(db, contact)  # she wrote: a channel's closed window is open again
+        if not new:
+            release_held(db, contact)  # she wrote: a channel's closed window is open again
 
-        if inbound.external_id:
+        if inbound.external_id and not new:
             seen = db.scalar(
                 select(Message).where(
                     Message.contact_id == contact.id, Message.external_id == inbound.external_id
@@ -189,20 +199,22 @@ class Pipeline:
         outcome = Outcome(replies, language, contact.id)
         patterns = safety.screen_patterns(raw)
         if safety.patterns_final() and patterns.danger:
-            self._meet_danger(db, contact, message, outcome)
+            self._meet_danger(db, contact, message, outcome, inbound.address)
         # Stored before anything can fail, and no transaction stays open while Rasa thinks:
         # with SQLite, a write lock held across an await would stall every other coroutine.
         db.commit()
         if outcome.queued_early:
-            await self._send_early(contact.id)
+            await self._send_early(contact.id, outcome)
 
         # in a thread: the model takes milliseconds, but no woman's message may stall another's
         screening = await asyncio.to_thread(safety.screen, raw, True, patterns)
         if screening.danger and not outcome.danger:  # what only the model saw
-            self._meet_danger(db, contact, message, outcome)
+            self._meet_danger(db, contact, message, outcome, inbound.address)
             db.commit()
             if outcome.queued_early:
-                await self._send_early(contact.id)
+                await self._send_early(contact.id, outcome)
+        if outcome.danger:  # counted after the numbers went out, committed with the rest
+            stats.record(db, "danger", language)
         if referrals.holding_case(db, contact.id) is not None:
             outcome.silent = True  # the counsellor answers; she sees this in her transcript
         elif self._too_fast(db, contact):
@@ -244,26 +256,43 @@ class Pipeline:
             self.on_queued()
         return outcome
 
-    def _meet_danger(self, db: Session, contact: Contact, message: Message, outcome: Outcome):
-        """The emergency numbers first, her case (if any) raised to emergency, the day's
-        count. On a push channel they are queued at once, so that neither the model nor a
-        slow or hung Rasa (up to its timeout) holds them back; REST answers in one HTTP
+    def _meet_danger(
+        self,
+        db: Session,
+        contact: Contact,
+        message: Message,
+        outcome: Outcome,
+        address: str | None,
+    ):
+        """The emergency numbers first, and her case (if any) raised to emergency. On a push
+        channel they are stored at once, so that neither the model nor a slow or hung Rasa (up
+        to its timeout) holds them back: claimed for this pipeline to send itself where her
+        message brought her address, else queued for the worker. REST answers in one HTTP
         reply, so there they wait for the rest of it. The caller commits."""
         outcome.danger = True
         outcome.replies[:0] = emergency_replies(outcome.language)
         referrals.flag_danger(db, contact.id)
-        stats.record(db, "danger", outcome.language)
         if contact.channel in PUSH_CHANNELS:
             if message.id is None:
                 db.flush()  # the replies point at her message
-            self._store_replies(db, contact, message, outcome.replies, in_band=True)
-            outcome.queued_early = len(outcome.replies)
+            if address is not None and self.send_claimed is not None:
+                rows = outbox.enqueue(db, contact, outcome.replies, reply_to=message, claimed=True)
+                sends = [Outgoing(r.id, r.text, [], outcome.language) for r in rows]
+                outcome.claimed = (contact.channel, address, sends)
+            else:
+                rows = outbox.enqueue(db, contact, outcome.replies, reply_to=message)
+            outcome.queued_early = len(rows)
 
-    async def _send_early(self, contact_id: int) -> None:
-        """Sends the emergency numbers just queued, and waits (a little) until they are out."""
-        self.on_queued()
-        sending = self.send_now(contact_id)
-        if sending is None:
+    async def _send_early(self, contact_id: int, outcome: Outcome) -> None:
+        """Sends the emergency numbers just stored, and waits (a little) until they are out."""
+        if outcome.claimed is not None and self.send_claimed is not None:
+            sending = self.send_claimed(contact_id, *outcome.claimed)
+            outcome.claimed = None
+        else:
+            self.on_queued()
+            sending = self.send_now(contact_id)
+        if sending is None:  # this worker cannot send them now: queued for the one that can
+            self.on_queued()
             return
         try:
             await asyncio.wait_for(asyncio.shield(sending), EARLY_SEND_WAIT_S)

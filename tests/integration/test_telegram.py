@@ -350,6 +350,20 @@ def test_a_disclosure_the_patterns_catch_does_not_wait_for_the_model(env, monkey
     assert html.unescape(env.tg.chat(1302)[1]["text"]) == "echo: he hits me"
 
 
+def test_emergency_numbers_telegram_refuses_once_are_sent_again_before_the_answer(env):
+    """The emergency numbers are sent by her message's own handling, not through the
+    delivery worker's claim; when Telegram fails that send, the worker's retry takes over,
+    and Rasa's answer waits behind them: each once, in her order."""
+    env.tg.fail_next = [(502, "Bad Gateway", None)]
+    env.post(env.tg.text_update(1303, "he hits me"))
+    wait_for(lambda: len(env.tg.chat(1303)) == 2, timeout=15, what="both replies")
+    time.sleep(0.3)  # a copy of anything would arrive now
+    shown = [html.unescape(m["text"]) for m in env.tg.chat(1303)]
+    assert shown == [emergency_message("en"), "echo: he hits me"]
+    rows = env.rows(Message.direction == "out")
+    assert [(m.status, m.attempts) for m in rows] == [("sent", 2), ("sent", 1)]
+
+
 def test_a_kept_disclosure_answered_later_does_not_repeat_the_emergency_numbers(env):
     """Rasa was down when she wrote: she got 112 at once. When the kept message is answered,
     Rasa's own danger reply repeats the emergency text; she is not sent it again."""
