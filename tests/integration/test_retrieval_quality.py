@@ -77,6 +77,9 @@ def _decide(index, text: str, lang: str):
     [
         ("how do I enrol my child in folkeskole", "en", "gap:school-and-daycare"),
         ("can i get money for my flat rent from kommune", "en", "gap:housing"),
+        # the town names a region, whose out-of-hours doctor came first: its number was the
+        # answer while a gap was never weighed against an emergency entry
+        ("which supermarket in vejle sells halal chicken", "en", "gap:local-places"),
     ],
 )
 def test_a_question_about_a_known_gap_gets_the_honest_i_do_not_know(index, text, lang, gap):
