@@ -52,13 +52,15 @@ LEXICAL_WEIGHT = 0.04  # BM25 over tokens
 CHAR_WEIGHT = 0.06  # TF-IDF over character n-grams
 # A question whose nearest gap (knowledge/gaps.py) beats the best entry's dense score by this
 # much is not answered: chosen on the blind dev half (knowledge/calibration.md, "Gaps").
-GAP_MARGIN = 0.01
+GAP_MARGIN = 0.02
 # Answers that speak of 112, shelters and violence: never given second beside another topic's.
 ALARMING_TOPICS = ("violence", "emergency")
-# ... and a gap must beat them by more: a shelter or an emergency answer given to a question
+# A violence answer is never taken for a gap: a shelter or hotline answer given to a question
 # it does not fit costs less than "I do not know" to one it does ("is there a place I can go
-# with my kids"). Chosen on the blind dev half (knowledge/calibration.md, "Gaps beside 112").
-ALARMING_GAP_MARGIN = 0.012
+# with my kids", "my family wants to marry me off"). An emergency answer can be: a town she
+# names brings her region's out-of-hours number first, also for "halal meat in Aarhus"
+# (knowledge/calibration.md, "Gaps beside 112").
+NEVER_A_GAP = ("violence",)
 # With her region unknown, an answer for one region must clearly beat the general one.
 UNKNOWN_REGION_PENALTY = 0.01
 # With her region known, its own answer beats the general "which number" one.
@@ -145,7 +147,6 @@ class Hit:
 class Gap:
     gap_id: str  # "gap:housing"
     dense: float  # like Hit.dense: the mean of its best rows' similarity
-    margin: float = GAP_MARGIN  # by how much it must beat the best entry's dense score
 
 
 @dataclass(frozen=True)
@@ -460,15 +461,14 @@ class Index:
     def nearest_gap(
         self, text: str, lang: str, hits: list[Hit], query: np.ndarray | None = None
     ) -> Gap | None:
-        """The gap her question is closest to (knowledge/gaps.py), with the margin it must win
-        by (larger when the best entry is about violence or an emergency); None without gaps."""
+        """The gap her question is closest to (knowledge/gaps.py); None without gaps, or when
+        the best entry is about violence (NEVER_A_GAP)."""
         return self.nearest_gap_encoded(self._query(text, query), lang, hits)
 
     def nearest_gap_encoded(self, query: np.ndarray, lang: str, hits: list[Hit]) -> Gap | None:
-        if not self.gap_ids:
+        topic = self.kb.entries[hits[0].entry_id].topic if hits else None
+        if not self.gap_ids or topic in NEVER_A_GAP:
             return None
-        alarming = bool(hits) and self.kb.entries[hits[0].entry_id].topic in ALARMING_TOPICS
-        margin = ALARMING_GAP_MARGIN if alarming else GAP_MARGIN
         sims = self.gap_embeddings @ query
         best: Gap | None = None
         for gap_id in self.gap_ids:
@@ -476,7 +476,7 @@ class Index:
             same = self.gap_row_lang == lang
             dense = max(_mean_of_top(sims[mine & same]), _mean_of_top(sims[mine & ~same]))
             if best is None or dense > best.dense:
-                best = Gap(gap_id, dense, margin)
+                best = Gap(gap_id, dense)
         return best
 
     def _query(self, text: str, given: np.ndarray | None = None) -> np.ndarray:
@@ -561,7 +561,7 @@ class Index:
         p = confidence.probability(hits)
         if not hits:
             return Decision("none", (), p)
-        if gap is not None and gap.dense - hits[0].dense >= gap.margin:
+        if gap is not None and gap.dense - hits[0].dense >= GAP_MARGIN:
             return Decision("none", tuple(hits), p, gap=gap.gap_id)
         if p >= ANSWER_P:
             offered = [h for h in hits[1:3] if h.score >= CLARIFY_THRESHOLD] if p < SURE_P else []

@@ -4,7 +4,6 @@ that the bot does not know."""
 
 from knowledge import confidence
 from knowledge.index import (
-    ALARMING_GAP_MARGIN,
     ANSWER_P,
     BOTH_P,
     CLARIFY_THRESHOLD,
@@ -87,13 +86,3 @@ def test_a_gap_further_than_the_best_entry_changes_nothing():
     )
     assert (d.kind, d.gap) == ("answer", None)
 
-
-def test_a_gap_must_win_by_its_own_margin_beside_an_emergency_or_violence_answer():
-    """Beside a shelter or 112 answer a gap needs the larger margin: a little nearer than
-    GAP_MARGIN is not enough there, clearly nearer is."""
-    best = CLEAR[0].dense
-    between = (GAP_MARGIN + ALARMING_GAP_MARGIN) / 2
-    near = Gap("gap:local-places", best + between, margin=ALARMING_GAP_MARGIN)
-    assert Index.decide(CLEAR, "halal shop in vejle", near).kind == "answer"
-    nearer = Gap("gap:local-places", best + ALARMING_GAP_MARGIN + 0.001, ALARMING_GAP_MARGIN)
-    assert Index.decide(CLEAR, "halal shop in vejle", nearer).kind == "none"
