@@ -40,6 +40,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu import ngram_math
+
 log = logging.getLogger(__name__)
 
 
@@ -56,6 +58,7 @@ class _Weights:
     ) -> None:
         self.idf, self.coef, self.intercept = idf, coef, intercept
         self.intents, self.dense_dim = intents, dense_dim
+        self.logits = ngram_math.Logits(idf, coef, intercept) if len(coef) else None
 
     def save(self, folder) -> None:
         np.savez(folder / "weights.npz", idf=self.idf, coef=self.coef, intercept=self.intercept)
@@ -92,16 +95,6 @@ def _dense(messages: list[Message], dim: int) -> np.ndarray:
         if feature is not None:
             out[i] = np.asarray(feature.features).reshape(-1)[:dim]
     return out
-
-
-def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    """Sublinear tf (1 + log count) times idf, each row scaled to unit length."""
-    tf = counts.astype(np.float64).tocsr(copy=True)
-    tf.data = 1.0 + np.log(tf.data)
-    weighted = tf.multiply(idf.reshape(1, -1)).tocsr()
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1))).reshape(-1)
-    norms[norms == 0] = 1.0
-    return sp.diags(1.0 / norms) @ weighted
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -164,7 +157,7 @@ class NgramE5IntentClassifier(IntentClassifier, GraphComponent):
     def _features(self, messages: list[Message], weights: _Weights) -> sp.csr_matrix:
         counts = _counts(messages, len(weights.idf))
         dense = _dense(messages, weights.dense_dim) * self.config["dense_weight"]
-        return sp.hstack([_tfidf(counts, weights.idf), sp.csr_matrix(dense)]).tocsr()
+        return ngram_math.features(counts, weights.idf, dense)
 
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.linear_model import LogisticRegression
@@ -194,10 +187,11 @@ class NgramE5IntentClassifier(IntentClassifier, GraphComponent):
         return self._resource
 
     def process(self, messages: list[Message]) -> list[Message]:
-        if self.weights is None or not messages:
+        if self.weights is None or self.weights.logits is None or not messages:
             return messages
         w = self.weights
-        logits = np.asarray(self._features(messages, w) @ w.coef.T) + w.intercept
+        dense = _dense(messages, w.dense_dim) * self.config["dense_weight"]
+        logits = w.logits(_counts(messages, len(w.idf)), dense)
         if "ask_question" in w.intents:
             logits[:, w.intents.index("ask_question")] += self.config["question_bias"]
         logits -= logits.max(axis=1, keepdims=True)
