@@ -206,7 +206,6 @@ async def rest_webhook(request: Request):
     metadata = msg.metadata or {}
     message_id = metadata.get("message_id")
     pipeline: Pipeline = request.app.state.pipeline
-    known = _contact(pipeline, msg.sender) is not None  # or the database is down: no secret
     outcome = await pipeline.handle(
         Inbound(
             channel="rest",
@@ -216,7 +215,7 @@ async def rest_webhook(request: Request):
         )
     )
     headers: dict[str, str] = {}
-    if not known and outcome.stored and not outcome.erased:  # her first message: the secret
+    if outcome.first and outcome.stored and not outcome.erased:  # her first message: the secret
         contact = _contact(pipeline, msg.sender)
         if isinstance(contact, Contact):
             headers[TOKEN_HEADER] = _token(pipeline, contact)

@@ -85,6 +85,7 @@ class Outcome:
     danger: bool = False
     silent: bool = False  # a counsellor holds her case: the bot said nothing
     queued_early: int = 0  # the first replies, queued before Rasa was asked (danger, push)
+    first: bool = False  # her first message: her contact was created with it
     # of those, the ones stored claimed, for the pipeline to send itself: (channel, address,
     # what to send); empty where her address was not in the message (the worker sends them)
     claimed: tuple[str, str, list[Outgoing]] | None = None
@@ -196,7 +197,7 @@ class Pipeline:
         # emergency numbers queued in the same commit as her message, before the model
         # encodes it and before Rasa is asked.
         replies: list[Reply] = []
-        outcome = Outcome(replies, language, contact.id)
+        outcome = Outcome(replies, language, contact.id, first=new)
         patterns = safety.screen_patterns(raw)
         if safety.patterns_final() and patterns.danger:
             self._meet_danger(db, contact, message, outcome, inbound.address)
