@@ -85,10 +85,10 @@ class Outcome:
     danger: bool = False
     silent: bool = False  # a counsellor holds her case: the bot said nothing
     queued_early: int = 0  # the first replies, queued before Rasa was asked (danger, push)
-    first: bool = False  # her first message: her contact was created with it
     # of those, the ones stored claimed, for the pipeline to send itself: (channel, address,
-    # what to send); empty where her address was not in the message (the worker sends them)
+    # what to send); None where her address was not in the message (the worker sends them)
     claimed: tuple[str, str, list[Outgoing]] | None = None
+    first: bool = False  # her first message: her contact was created with it
 
 
 class Pipeline:
