@@ -85,4 +85,3 @@ def test_a_gap_further_than_the_best_entry_changes_nothing():
         CLEAR, "where do I get a health card", Gap("gap:school", CLEAR[0].dense + GAP_MARGIN - 0.05)
     )
     assert (d.kind, d.gap) == ("answer", None)
-
