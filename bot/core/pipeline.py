@@ -54,6 +54,7 @@ STUCK = timedelta(minutes=2)  # a message still `received` this long after arriv
 _CHOOSE_LANGUAGE = re.compile(r'^/choose_language\{"language":\s*"(\w+)"\}$')
 _BUTTON_NUMBER = re.compile(r"[0-9]{1,18}\Z")  # a pressed button's message id and index
 REQUEST_HUMAN = "/request_human"  # the counsellor buttons' payload (domain.yml)
+SERVICE_DOWN = "service_down"  # the kind of the reply that says her message is kept
 PRIVACY = "/privacy"  # the command that shows the privacy notice again
 RETRY_GIVE_UP_AFTER = 3  # failures in a row in one retry round: Rasa is down, try later
 # How long a disclosure's processing waits for its emergency numbers to be sent before the
@@ -240,8 +241,13 @@ class Pipeline:
         ):
             # an earlier message of hers is kept for Rasa (an outage, at this gateway or
             # another): this one waits behind it, and the retry answers both in her order.
-            # She was told with the earlier one. Danger and "a person" never wait.
+            # Danger and "a person" never wait. She is told again that it is saved: on REST
+            # always (an empty answer looks broken), in a chat at most once a minute.
             outcome.pending = True
+            if contact.channel not in PUSH_CHANNELS or not _sent_since(
+                db, contact, SERVICE_DOWN, timedelta(minutes=1)
+            ):
+                replies.append(self._service_down(language))
         else:
             await self._ask_rasa(db, contact, message, raw, screening, outcome)
 
@@ -501,7 +507,7 @@ class Pipeline:
                 return
             log.warning("rasa unavailable, message %s kept pending: %s", message.id, exc)
             outcome.pending = True
-            outcome.replies.append(self._bot_reply("utter_service_down", outcome.language))
+            outcome.replies.append(self._service_down(outcome.language))
             if outcome.danger:  # a person may still help while the bot cannot
                 outcome.replies.append(self._bot_reply("utter_offer_counsellor", outcome.language))
             return
@@ -593,6 +599,11 @@ class Pipeline:
     def _bot_reply(name: str, language: str | None) -> Reply:
         r = texts.response(name, language)
         return Reply(r["text"], tuple(r.get("buttons") or ()), kind="notice")
+
+    @staticmethod
+    def _service_down(language: str) -> Reply:
+        """ "A technical problem; your message is saved and will be answered"."""
+        return Reply(texts.text("utter_service_down", language), kind=SERVICE_DOWN)
 
     @staticmethod
     def _store_replies(

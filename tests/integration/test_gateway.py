@@ -255,6 +255,27 @@ def test_gateway_on_postgresql_migrates_and_keeps_idempotency(fakes, postgres_ur
         assert count(postgres_url, Message, Message.direction == "in") == 1
 
 
+def test_a_message_behind_a_kept_one_is_told_it_is_saved_too(gateway):
+    """During an outage her second message waits behind the first; on REST its answer says
+    so again instead of being empty, and both are answered later, in her order."""
+    url, rasa, _, db = gateway
+    rasa.mode = "error"
+    down = texts.text("utter_service_down", "en")
+    first = without_privacy_notice(post(url, "s9b", "what is the citizenship test").json())
+    second = without_privacy_notice(post(url, "s9b", "and how much does it cost").json())
+    assert [r["text"] for r in first] == [down]
+    assert [r["text"] for r in second] == [down]
+    assert len(rasa.received) == 1, "the second waited behind the first, unasked"
+    rasa.mode = "ok"
+    deadline = time.monotonic() + 15  # the gateway retries every 5 s
+    while count(db, Message, Message.status == "pending") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert [m["message"] for m in rasa.received[-2:]] == [
+        "what is the citizenship test",
+        "and how much does it cost",
+    ]
+
+
 def test_messages_kept_during_an_outage_are_answered_when_rasa_is_back(gateway):
     url, rasa, _, db = gateway
     rasa.mode = "error"

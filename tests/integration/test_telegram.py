@@ -299,6 +299,21 @@ def test_rasa_outage_gives_a_safe_reply_and_the_answer_follows_later(env):
     assert later[1]["text"] == "echo: Hvor kan jeg lære dansk?"
 
 
+def test_in_a_chat_the_saved_notice_comes_once_for_messages_sent_during_an_outage(env):
+    """Three messages while Rasa is down: one "your message is saved" in her chat, not three;
+    then the three answers, in her order."""
+    env.rasa.mode = "error"
+    for text in ("first", "second", "third"):
+        env.post(env.tg.text_update(1017, text))
+    wait_for(lambda: env.tg.chat(1017), what="the notice")
+    time.sleep(0.5)  # a second notice would arrive now
+    assert [m["text"] for m in env.tg.chat(1017)] == [texts.text("utter_service_down", "en")]
+    env.rasa.mode = "ok"
+    wait_for(lambda: len(env.tg.chat(1017)) == 4, timeout=20, what="the retry's answers")
+    shown = [m["text"] for m in env.tg.chat(1017)[1:]]
+    assert shown == ["echo: first", "echo: second", "echo: third"]
+
+
 def test_danger_gets_emergency_numbers_first_even_when_rasa_is_down(env):
     env.rasa.mode = "error"
     env.post(env.tg.text_update(1015, "he is going to kill me"))
