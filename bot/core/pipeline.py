@@ -142,7 +142,12 @@ class Pipeline:
         language = langid.choose(inbound.text or "", None)
         danger = safety.screen(inbound.text or "").danger
         replies = emergency_replies(language) if danger else []
-        replies.append(Pipeline._bot_reply("utter_service_down", language))
+        # a push platform delivers her message again (the webhook answers 5xx): it is kept
+        # there; a REST client does not, so she is asked to send it again
+        kept = inbound.channel in PUSH_CHANNELS
+        replies.append(
+            Pipeline._bot_reply("utter_service_down" if kept else "utter_not_saved", language)
+        )
         return Outcome(replies, language, None, danger=danger, stored=False)
 
     # -- the steps --------------------------------------------------------------------------
