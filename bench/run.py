@@ -34,6 +34,8 @@ from tests.support.servers import free_port, serve
 from tools.stack import REPO, Ports, Stack
 
 TELEGRAM_SECRET = "bench-telegram-secret"
+# one a second: 40 gave a p95 that was the second-slowest of 36, and moved by 5 ms between runs
+DISCLOSURES = 100
 QUESTIONS = [
     "what is the citizenship test and when is it held",
     "hvad er det gule sygesikringskort",
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                     for i in range(args.n)
                 ],
             )
-            danger = danger_to_emergency_ms(stack, telegram, 40)
+            danger = danger_to_emergency_ms(stack, telegram, DISCLOSURES)
             publish = publish_to_answer(stack)
             results["memory_at_rest_mb"] = {
                 name: resident_mb(proc.pid) for name, proc in stack.procs.items()
