@@ -607,7 +607,8 @@ class Pipeline:
 
     @staticmethod
     def _service_down(language: str) -> Reply:
-        """ "A technical problem; your message is saved and will be answered"."""
+        """The reply that says a technical problem holds her answer back, and that her
+        message is saved and will be answered."""
         return Reply(texts.text("utter_service_down", language), kind=SERVICE_DOWN)
 
     @staticmethod
