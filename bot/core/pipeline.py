@@ -228,8 +228,7 @@ class Pipeline:
             # kept for the transcript, not answered; danger above was answered all the same.
             # She is told once a minute.
             if not _sent_since(db, contact, "slow_down", timedelta(minutes=1)):
-                notice = self._bot_reply("utter_slow_down", language)
-                replies.append(Reply(notice.text, kind="slow_down"))
+                replies.append(self._bot_reply("utter_slow_down", language, kind="slow_down"))
         elif raw.strip() == PRIVACY:
             replies.append(self._privacy_notice(language))
         elif inbound.kind != "text":
@@ -252,7 +251,7 @@ class Pipeline:
             if contact.channel not in PUSH_CHANNELS or not _sent_since(
                 db, contact, SERVICE_DOWN, timedelta(minutes=1)
             ):
-                replies.append(self._service_down(language))
+                replies.append(self._bot_reply("utter_service_down", language, kind=SERVICE_DOWN))
         else:
             await self._ask_rasa(db, contact, message, raw, screening, outcome)
 
@@ -512,7 +511,8 @@ class Pipeline:
                 return
             log.warning("rasa unavailable, message %s kept pending: %s", message.id, exc)
             outcome.pending = True
-            outcome.replies.append(self._service_down(outcome.language))
+            down = self._bot_reply("utter_service_down", outcome.language, kind=SERVICE_DOWN)
+            outcome.replies.append(down)
             if outcome.danger:  # a person may still help while the bot cannot
                 outcome.replies.append(self._bot_reply("utter_offer_counsellor", outcome.language))
             return
@@ -601,15 +601,9 @@ class Pipeline:
         db.flush()
 
     @staticmethod
-    def _bot_reply(name: str, language: str | None) -> Reply:
+    def _bot_reply(name: str, language: str | None, kind: str = "notice") -> Reply:
         r = texts.response(name, language)
-        return Reply(r["text"], tuple(r.get("buttons") or ()), kind="notice")
-
-    @staticmethod
-    def _service_down(language: str) -> Reply:
-        """The reply that says a technical problem holds her answer back, and that her
-        message is saved and will be answered."""
-        return Reply(texts.text("utter_service_down", language), kind=SERVICE_DOWN)
+        return Reply(r["text"], tuple(r.get("buttons") or ()), kind=kind)
 
     @staticmethod
     def _store_replies(
